@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`. Both install what is
+# missing (apt-get, when root), then build with CMake into build/.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+RUN_ARGS ?=
+
+BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
+  libyaml-cpp-dev libcrypt-dev zlib1g-dev
+TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
+  python3 systemd clang libclang-rt-14-dev dpkg-dev file
+
+.PHONY: all deps test-deps build run test test-sanitize package clean
+
+all: build
+
+deps:
+	@./tests/install-packages.sh $(BUILD_PACKAGES)
+
+test-deps:
+	@./tests/install-packages.sh $(BUILD_PACKAGES) $(TEST_PACKAGES)
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./$(BUILD_DIR)/memledger_exporter $(RUN_ARGS)
+
+test: test-deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+
+test-sanitize: test-deps
+	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DMEMLEDGER_SANITIZE=ON
+	cmake --build build-sanitize -j $(JOBS)
+	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure --timeout 600 -LE no-sanitize
+
+clean:
+	rm -rf $(BUILD_DIR) build-sanitize

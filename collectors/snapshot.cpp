@@ -1,0 +1,106 @@
+#include "collectors/snapshot.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "collectors/errors.h"
+
+namespace memledger {
+
+bool Reading::missing() const { return error == ENOENT || error == ENOTDIR; }
+
+int read_whole_file(const std::string& path, std::string& out) {
+  out.clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  constexpr std::size_t kChunk = 64 * 1024;
+  int error = 0;
+  for (;;) {
+    std::size_t used = out.size();
+    if (out.capacity() - used < kChunk) out.reserve(std::max(out.capacity() * 2, used + kChunk));
+    out.resize(out.capacity());
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) {
+        out.resize(used);
+        continue;
+      }
+      error = errno;
+      out.resize(used);
+      break;
+    }
+    out.resize(used + static_cast<std::size_t>(n));
+    if (n == 0) break;
+  }
+  ::close(fd);
+  return error;
+}
+
+std::string Snapshot::path(Root root, std::string_view relative) const {
+  const auto& base = root == Root::proc ? roots_.procfs : roots_.sysfs;
+  std::string full = base.string();
+  if (!full.empty() && full.back() != '/') full.push_back('/');
+  full.append(relative);
+  return full;
+}
+
+const Reading& Snapshot::read(Root root, std::string_view relative) {
+  std::string full = path(root, relative);
+  Entry* entry;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = files_.find(full);
+    if (it == files_.end()) it = files_.emplace(full, std::make_unique<Entry>()).first;
+    entry = it->second.get();
+  }
+  std::call_once(entry->once, [&] {
+    entry->reading.path = full;
+    entry->reading.error = read_whole_file(full, entry->reading.text);
+  });
+  return entry->reading;
+}
+
+const std::string& Snapshot::text(Root root, std::string_view relative) {
+  const Reading& r = read(root, relative);
+  if (!r.ok()) throw CollectError(r.path, 0, std::strerror(r.error));
+  return r.text;
+}
+
+const std::vector<std::string>& Snapshot::list(Root root, std::string_view relative) {
+  std::string full = path(root, relative);
+  Listing* listing;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = listings_.find(full);
+    if (it == listings_.end()) it = listings_.emplace(full, std::make_unique<Listing>()).first;
+    listing = it->second.get();
+  }
+  std::call_once(listing->once, [&] {
+    DIR* dir = ::opendir(full.c_str());
+    if (!dir) return;
+    while (const dirent* e = ::readdir(dir)) {
+      std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      listing->names.emplace_back(name);
+    }
+    ::closedir(dir);
+    std::sort(listing->names.begin(), listing->names.end());
+  });
+  return listing->names;
+}
+
+int Snapshot::read_uncached(Root root, std::string_view relative, std::string& buffer) const {
+  return read_whole_file(path(root, relative), buffer);
+}
+
+std::size_t Snapshot::files_read() const {
+  std::lock_guard lock(mutex_);
+  return files_.size();
+}
+
+}  // namespace memledger

@@ -1,0 +1,135 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "collectors/snapshot.h"
+
+namespace memledger {
+
+ConfigError::ConfigError(const std::string& source, std::size_t line, std::size_t column,
+                         const std::string& what)
+    : std::runtime_error(source + (line ? ":" + std::to_string(line) : "") +
+                         (column ? ":" + std::to_string(column) : "") + ": " + what),
+      source_(source),
+      line_(line),
+      column_(column),
+      reason_(what) {}
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
+    const YAML::Mark mark = node.Mark();
+    bool known = mark.line >= 0;
+    throw ConfigError(source_, known ? mark.line + 1 : 0, known ? mark.column + 1 : 0, what);
+  }
+
+  void expect_map(const YAML::Node& node, std::string_view where) const {
+    if (!node.IsMap()) fail(node, std::string(where) + " must be a mapping");
+  }
+
+  void reject_unknown(const YAML::Node& node, std::string_view where,
+                      const std::set<std::string_view>& known) const {
+    for (const auto& kv : node) {
+      auto key = kv.first.as<std::string>();
+      if (!known.count(key)) fail(kv.first, "unknown key \"" + key + "\" in " + std::string(where));
+    }
+  }
+
+  template <class T>
+  T scalar(const YAML::Node& node, std::string_view key, std::string_view type_name) const {
+    if (!node.IsScalar()) fail(node, std::string(key) + " must be " + std::string(type_name));
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(node, std::string(key) + " must be " + std::string(type_name) + ", got \"" +
+                     node.Scalar() + "\"");
+    }
+  }
+
+  std::size_t count(const YAML::Node& node, std::string_view key) const {
+    auto v = scalar<long long>(node, key, "a non-negative integer");
+    if (v < 0) fail(node, std::string(key) + " must be a non-negative integer");
+    return static_cast<std::size_t>(v);
+  }
+
+ private:
+  std::string source_;
+};
+
+// Every collector's section and the keys it takes besides "enabled".
+const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = {
+    {"meminfo", {}},
+    {"slab", {"top_caches"}},
+    {"vmalloc", {"top_callers"}},
+    {"hugepages", {}},
+    {"lru", {}},
+    {"ledger", {}},
+};
+
+void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& node,
+                     Config& config) {
+  std::string name = key.as<std::string>();
+  auto schema = kCollectorSchema.find(name);
+  if (schema == kCollectorSchema.end()) r.fail(key, "unknown collector \"" + name + "\"");
+  std::string where = "collectors." + name;
+  if (node.IsNull()) return;
+  r.expect_map(node, where);
+  std::set<std::string_view> known = schema->second;
+  known.insert("enabled");
+  r.reject_unknown(node, where, known);
+  if (auto enabled = node["enabled"]) {
+    config.collector_enabled[name] = r.scalar<bool>(enabled, "enabled", "true or false");
+  }
+  if (name == "slab") {
+    if (auto n = node["top_caches"]) config.slab.top_caches = r.count(n, "top_caches");
+  }
+  if (name == "vmalloc") {
+    if (auto n = node["top_callers"]) config.vmalloc.top_callers = r.count(n, "top_callers");
+  }
+}
+
+}  // namespace
+
+Config parse_config(std::string_view yaml, std::string_view source) {
+  Reader r(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    bool known = e.mark.line >= 0;
+    throw ConfigError(std::string(source), known ? e.mark.line + 1 : 0,
+                      known ? e.mark.column + 1 : 0, e.msg);
+  }
+  Config config;
+  if (root.IsNull()) return config;
+  r.expect_map(root, "the top level");
+  r.reject_unknown(root, "the top level", {"collectors"});
+  if (auto collectors = root["collectors"]) {
+    if (collectors.IsNull()) return config;
+    r.expect_map(collectors, "collectors");
+    for (const auto& kv : collectors) {
+      parse_collector(r, kv.first, kv.second, config);
+    }
+  }
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::string text;
+  if (int error = read_whole_file(path, text)) {
+    throw ConfigError(path, 0, 0, std::string("cannot read: ") + std::strerror(error));
+  }
+  return parse_config(text, path);
+}
+
+Config default_config() { return parse_config(default_config_yaml(), "<embedded default>"); }
+
+}  // namespace memledger

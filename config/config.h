@@ -1,0 +1,56 @@
+#pragma once
+// The configuration schema, its YAML parser and the embedded default.
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace memledger {
+
+struct SlabConfig {
+  std::size_t top_caches = 30;
+};
+
+struct VmallocConfig {
+  std::size_t top_callers = 20;
+};
+
+struct Config {
+  // collector name -> enabled; a collector absent here keeps its built-in default.
+  std::map<std::string, bool, std::less<>> collector_enabled;
+  SlabConfig slab;
+  VmallocConfig vmalloc;
+};
+
+// A config that cannot be used: names the source, line and column (1-based; 0 = unknown).
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& source, std::size_t line, std::size_t column,
+              const std::string& what);
+  const std::string& source() const { return source_; }
+  std::size_t line() const { return line_; }
+  std::size_t column() const { return column_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string source_;
+  std::size_t line_;
+  std::size_t column_;
+  std::string reason_;
+};
+
+// Parses YAML text; unknown keys and wrong types are errors, not silently ignored.
+// `source` names the text in error messages (usually the file path).
+Config parse_config(std::string_view yaml, std::string_view source);
+
+// Reads and parses a file; throws ConfigError (also when the file cannot be read).
+Config load_config_file(const std::string& path);
+
+// The text of config/memledger_exporter.yml, embedded at build time.
+std::string_view default_config_yaml();
+
+// parse_config(default_config_yaml()).
+Config default_config();
+
+}  // namespace memledger

@@ -1,0 +1,160 @@
+#include "exporter/cli.h"
+
+#include <charconv>
+#include <string_view>
+
+#include "collectors/registry.h"
+#include "collectors/text.h"
+
+namespace memledger {
+
+namespace {
+
+bool known_collector(std::string_view name) {
+  for (const auto& info : collector_catalog()) {
+    if (info.name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+CliResult parse_cli(const std::vector<std::string>& args) {
+  CliResult result;
+  CliOptions& o = result.options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg.rfind("--", 0) != 0) {
+      result.error = "unexpected argument \"" + arg + "\"";
+      return result;
+    }
+    std::string flag = arg;
+    std::optional<std::string> value;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    auto take_value = [&]() -> std::optional<std::string> {
+      if (value) return value;
+      if (i + 1 < args.size()) return args[++i];
+      result.error = "flag " + flag + " needs a value";
+      return std::nullopt;
+    };
+    auto no_value = [&]() {
+      if (value) result.error = "flag " + flag + " takes no value";
+      return !value;
+    };
+
+    if (flag == "--help" || flag == "-h") {
+      if (!no_value()) return result;
+      o.show_help = true;
+    } else if (flag == "--version") {
+      if (!no_value()) return result;
+      o.show_version = true;
+    } else if (flag == "--once") {
+      if (!no_value()) return result;
+      o.once = true;
+    } else if (flag == "--web.listen-address") {
+      auto v = take_value();
+      if (!v) return result;
+      if (v->find(':') == std::string::npos) {
+        result.error = "--web.listen-address wants [host]:port, got \"" + *v + "\"";
+        return result;
+      }
+      o.http.listen_address = *v;
+    } else if (flag == "--web.telemetry-path") {
+      auto v = take_value();
+      if (!v) return result;
+      if (v->empty() || v->front() != '/' || *v == "/") {
+        result.error = "--web.telemetry-path must start with / and not be / itself";
+        return result;
+      }
+      o.http.telemetry_path = *v;
+    } else if (flag == "--web.max-requests") {
+      auto v = take_value();
+      if (!v) return result;
+      auto n = text::to_u64(*v);
+      if (!n || *n < 1 || *n > 1024) {
+        result.error = "--web.max-requests must be between 1 and 1024";
+        return result;
+      }
+      o.http.max_requests = static_cast<int>(*n);
+    } else if (flag == "--path.procfs") {
+      auto v = take_value();
+      if (!v) return result;
+      o.roots.procfs = *v;
+    } else if (flag == "--path.sysfs") {
+      auto v = take_value();
+      if (!v) return result;
+      o.roots.sysfs = *v;
+    } else if (flag == "--config.file") {
+      auto v = take_value();
+      if (!v) return result;
+      o.config_file = *v;
+    } else if (flag == "--log.level") {
+      auto v = take_value();
+      if (!v) return result;
+      if (*v != "debug" && *v != "info" && *v != "warn" && *v != "error") {
+        result.error = "--log.level must be one of debug, info, warn, error";
+        return result;
+      }
+      o.log_level = *v;
+    } else if (flag == "--log.format") {
+      auto v = take_value();
+      if (!v) return result;
+      if (*v == "logfmt") {
+        o.log_format = LogFormat::logfmt;
+      } else if (*v == "json") {
+        o.log_format = LogFormat::json;
+      } else {
+        result.error = "--log.format must be logfmt or json";
+        return result;
+      }
+    } else if (flag.rfind("--collector.", 0) == 0 || flag.rfind("--no-collector.", 0) == 0) {
+      if (!no_value()) return result;
+      bool enable = flag.rfind("--collector.", 0) == 0;
+      std::string name = flag.substr(enable ? 12 : 15);
+      if (!known_collector(name)) {
+        result.error = "unknown collector \"" + name + "\" (see --help)";
+        return result;
+      }
+      o.collector_overrides[name] = enable;
+    } else {
+      result.error = "unknown flag " + flag + " (see --help)";
+      return result;
+    }
+  }
+  return result;
+}
+
+std::string cli_help() {
+  std::string help =
+      "usage: memledger_exporter [flags]\n"
+      "\n"
+      "Prometheus exporter that accounts for every byte of this host's memory.\n"
+      "\n"
+      "Flags:\n"
+      "  --web.listen-address=[HOST]:PORT  address to serve metrics on (default \":9747\")\n"
+      "  --web.telemetry-path=PATH         path of the metrics page (default \"/metrics\")\n"
+      "  --web.max-requests=N              requests served at once (default 8)\n"
+      "  --path.procfs=DIR                 procfs mount point (default \"/proc\")\n"
+      "  --path.sysfs=DIR                  sysfs mount point (default \"/sys\")\n"
+      "  --config.file=FILE                YAML configuration (default: embedded defaults)\n"
+      "  --collector.NAME                  enable collector NAME\n"
+      "  --no-collector.NAME               disable collector NAME\n"
+      "  --log.level=LEVEL                 debug, info, warn or error (default \"info\")\n"
+      "  --log.format=FORMAT               logfmt or json (default \"logfmt\")\n"
+      "  --once                            collect once, print the exposition, exit\n"
+      "  --version                         print the version and exit\n"
+      "  --help                            print this help and exit\n"
+      "\n"
+      "Collectors (default state):\n";
+  for (const auto& info : collector_catalog()) {
+    std::string line = "  " + std::string(info.name);
+    line.resize(std::max<std::size_t>(line.size() + 1, 14), ' ');
+    help += line + (info.enabled_by_default ? "[on]  " : "[off] ") + std::string(info.description) + "\n";
+  }
+  return help;
+}
+
+}  // namespace memledger

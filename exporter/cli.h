@@ -1,0 +1,35 @@
+#pragma once
+// Command-line flags, in node_exporter's style. Parsing is pure: no I/O, no exit.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collectors/snapshot.h"
+#include "exporter/http_server.h"
+#include "exporter/logging.h"
+
+namespace memledger {
+
+struct CliOptions {
+  HttpOptions http;
+  SourceRoots roots;
+  std::optional<std::string> config_file;
+  std::map<std::string, bool, std::less<>> collector_overrides;  // --[no-]collector.NAME
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::logfmt;
+  bool once = false;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+struct CliResult {
+  CliOptions options;
+  std::string error;  // non-empty: the arguments are unusable, say this and exit 2
+};
+
+CliResult parse_cli(const std::vector<std::string>& args);
+
+std::string cli_help();
+
+}  // namespace memledger

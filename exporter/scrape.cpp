@@ -1,0 +1,148 @@
+#include "exporter/scrape.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+
+#include "collectors/errors.h"
+#include "exporter/logging.h"
+#include "version.h"
+
+namespace memledger {
+
+ScrapeRunner::ScrapeRunner(SourceRoots roots, std::vector<std::unique_ptr<Collector>> collectors)
+    : roots_(std::move(roots)), collectors_(std::move(collectors)) {}
+
+void ScrapeRunner::replace_collectors(std::vector<std::unique_ptr<Collector>> collectors) {
+  std::lock_guard lock(collectors_mutex_);
+  collectors_ = std::move(collectors);
+  last_error_.clear();
+}
+
+void ScrapeRunner::set_config_reload_result(bool success, double timestamp_seconds) {
+  std::lock_guard lock(reload_mutex_);
+  reload_success_ = success;
+  if (success) reload_timestamp_ = timestamp_seconds;
+}
+
+std::shared_ptr<const Exposition> ScrapeRunner::scrape() {
+  std::unique_lock lock(flight_mutex_);
+  if (in_flight_) {
+    const std::uint64_t joined = generation_;
+    flight_done_.wait(lock, [&] { return generation_ != joined; });
+    return latest_;
+  }
+  in_flight_ = true;
+  lock.unlock();
+  std::shared_ptr<const Exposition> result;
+  try {
+    result = collect_and_serialize();
+  } catch (...) {
+    lock.lock();
+    in_flight_ = false;
+    ++generation_;
+    flight_done_.notify_all();
+    throw;
+  }
+  lock.lock();
+  latest_ = result;
+  in_flight_ = false;
+  ++generation_;
+  flight_done_.notify_all();
+  return result;
+}
+
+void ScrapeRunner::report_failure(std::string_view collector, const std::string& message,
+                                  const std::string& file, std::size_t line) {
+  std::string key = file + ":" + std::to_string(line) + ": " + message;
+  auto it = last_error_.find(collector);
+  if (it != last_error_.end() && it->second == key) return;  // logged already
+  last_error_[std::string(collector)] = key;
+  std::string line_text = std::to_string(line);
+  log_event(spdlog::level::err, "collector failed",
+            {{"collector", collector},
+             {"file", file},
+             {"line", line ? std::string_view(line_text) : std::string_view("-")},
+             {"err", message}});
+}
+
+void ScrapeRunner::report_success(std::string_view collector) {
+  auto it = last_error_.find(collector);
+  if (it == last_error_.end()) return;
+  last_error_.erase(it);
+  log_event(spdlog::level::info, "collector recovered", {{"collector", collector}});
+}
+
+std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize() {
+  MetricSink out;
+  MetricSink self;
+  {
+    std::lock_guard lock(collectors_mutex_);
+    Snapshot snapshot(roots_);
+    for (auto& collector : collectors_) {
+      MetricSink sink;
+      bool success = true;
+      auto start = std::chrono::steady_clock::now();
+      try {
+        collector->collect(snapshot, sink);
+      } catch (const CollectError& e) {
+        success = false;
+        report_failure(collector->name(), e.what(), e.file(), e.line());
+      } catch (const std::exception& e) {
+        success = false;
+        report_failure(collector->name(), e.what(), "", 0);
+      } catch (...) {
+        success = false;
+        report_failure(collector->name(), "unknown exception", "", 0);
+      }
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      // A failed collector's partial samples are dropped: half a ledger misleads.
+      if (success) {
+        report_success(collector->name());
+        out.absorb(std::move(sink));
+      }
+      self.gauge("memledger_scrape_collector_success",
+                 "1 if the collector succeeded on this scrape, 0 if it failed (see the log).",
+                 {{"collector", collector->name()}}, success ? 1 : 0);
+      self.gauge("memledger_scrape_collector_duration_seconds",
+                 "Time the collector took on this scrape.", {{"collector", collector->name()}},
+                 took.count());
+    }
+  }
+  self.gauge("memledger_build_info", "Version and git revision of the running exporter; always 1.",
+             {{"version", kVersion}, {"revision", kRevision}}, 1);
+  {
+    std::lock_guard lock(reload_mutex_);
+    self.gauge("memledger_config_last_reload_successful",
+               "1 if the last configuration load succeeded, 0 if it failed.", {},
+               reload_success_ ? 1 : 0);
+    self.gauge("memledger_config_last_reload_success_timestamp_seconds",
+               "Unix time of the last successful configuration load.", {}, reload_timestamp_);
+  }
+  out.absorb(std::move(self));
+  auto exposition = std::make_shared<Exposition>();
+  exposition->text = prometheus::TextSerializer().Serialize(out.families());
+  return exposition;
+}
+
+}  // namespace memledger
+
+#include "collectors/registry.h"
+
+namespace memledger {
+
+std::vector<std::unique_ptr<Collector>> build_collectors(
+    const Config& config, const std::map<std::string, bool, std::less<>>& overrides) {
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (const auto& info : collector_catalog()) {
+    bool enabled = info.enabled_by_default;
+    if (auto it = config.collector_enabled.find(info.name); it != config.collector_enabled.end()) {
+      enabled = it->second;
+    }
+    if (auto it = overrides.find(info.name); it != overrides.end()) enabled = it->second;
+    if (enabled) collectors.push_back(info.make(config));
+  }
+  return collectors;
+}
+
+}  // namespace memledger

@@ -1,0 +1,66 @@
+#pragma once
+// The scrape handler's engine: runs the enabled collectors over one Snapshot, isolates
+// their failures, adds the exporter's own metrics and serializes the exposition.
+// Concurrent scrapes share the collection in flight instead of queueing their own.
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "collectors/snapshot.h"
+
+namespace memledger {
+
+struct Exposition {
+  std::string text;  // Prometheus text format 0.0.4
+};
+
+class ScrapeRunner {
+ public:
+  ScrapeRunner(SourceRoots roots, std::vector<std::unique_ptr<Collector>> collectors);
+
+  // One collection, or a share of the one already running when this call arrives.
+  std::shared_ptr<const Exposition> scrape();
+
+  // Swaps in a new collector set (config reload); the scrape in flight finishes first.
+  void replace_collectors(std::vector<std::unique_ptr<Collector>> collectors);
+
+  void set_config_reload_result(bool success, double timestamp_seconds);
+
+ private:
+  std::shared_ptr<const Exposition> collect_and_serialize();
+  void report_failure(std::string_view collector, const std::string& message,
+                      const std::string& file, std::size_t line);
+  void report_success(std::string_view collector);
+
+  SourceRoots roots_;
+  std::mutex collectors_mutex_;  // held for a whole collection
+  std::vector<std::unique_ptr<Collector>> collectors_;
+  std::map<std::string, std::string, std::less<>> last_error_;  // to log each error once
+
+  std::mutex flight_mutex_;
+  std::condition_variable flight_done_;
+  bool in_flight_ = false;
+  std::uint64_t generation_ = 0;
+  std::shared_ptr<const Exposition> latest_;
+
+  std::mutex reload_mutex_;
+  bool reload_success_ = true;
+  double reload_timestamp_ = 0;
+};
+
+}  // namespace memledger
+
+#include "config/config.h"
+
+namespace memledger {
+
+// The collectors the config and the --[no-]collector.NAME flags enable, in catalog order.
+std::vector<std::unique_ptr<Collector>> build_collectors(
+    const Config& config, const std::map<std::string, bool, std::less<>>& overrides);
+
+}  // namespace memledger
