@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 RUN_ARGS ?=
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
-  libyaml-cpp-dev libcrypt-dev zlib1g-dev
+  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file
 

@@ -1,12 +1,33 @@
 #include "collectors/registry.h"
 
+#include "collectors/hugepages.h"
+#include "collectors/ledger.h"
+#include "collectors/lru.h"
 #include "collectors/meminfo.h"
+#include "collectors/process.h"
+#include "collectors/slab.h"
+#include "collectors/vmalloc.h"
+#include "collectors/zoneinfo.h"
 
 namespace memledger {
 
 const std::vector<CollectorInfo>& collector_catalog() {
   static const std::vector<CollectorInfo> catalog = {
       {"meminfo", "every /proc/meminfo field, in bytes", true, make_meminfo_collector},
+      {"slab", "slab caches from /proc/slabinfo (root): the largest by name, the rest as other",
+       true, make_slab_collector},
+      {"vmalloc", "vmalloc RAM by kind and caller, and vmapped task stacks (/proc/vmallocinfo, root)",
+       true, make_vmalloc_collector},
+      {"hugepages", "hugetlbfs pools of every page size, global and per NUMA node", true,
+       make_hugepages_collector},
+      {"lru", "LRU lists (global, per NUMA node) and pages isolated from them", true,
+       make_lru_collector},
+      {"zoneinfo", "per-zone free/managed/present/spanned pages and per-CPU free lists", true,
+       make_zoneinfo_collector},
+      {"process", "per-process RSS/PSS/USS/swap by group within a time budget, and the pss ledger",
+       true, make_process_collector},
+      {"ledger", "MemTotal split into disjoint categories and the unexplained remainder", true,
+       make_ledger_collector},
   };
   return catalog;
 }

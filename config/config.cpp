@@ -1,11 +1,13 @@
 #include "config/config.h"
 
+#include <regex.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstring>
 #include <set>
 
+#include "collectors/process.h"
 #include "collectors/snapshot.h"
 
 namespace memledger {
@@ -71,8 +73,83 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"vmalloc", {"top_callers"}},
     {"hugepages", {}},
     {"lru", {}},
+    {"zoneinfo", {}},
     {"ledger", {}},
+    {"process",
+     {"group_by", "rules", "top_groups", "smaps_budget_seconds", "large_process_rss_bytes",
+      "large_process_refresh_seconds"}},
 };
+
+double seconds(const Reader& r, const YAML::Node& node, std::string_view key) {
+  auto v = r.scalar<double>(node, key, "a number of seconds");
+  if (!(v >= 0)) r.fail(node, std::string(key) + " must be a non-negative number of seconds");
+  return v;
+}
+
+ProcessGroupRule parse_process_rule(const Reader& r, const YAML::Node& node) {
+  r.expect_map(node, "collectors.process.rules[]");
+  r.reject_unknown(node, "collectors.process.rules[]", {"match", "regex", "name"});
+  ProcessGroupRule rule;
+  const YAML::Node match = node["match"];
+  const YAML::Node regex = node["regex"];
+  const YAML::Node name = node["name"];
+  if (!match || !regex || !name) r.fail(node, "a rule needs match, regex and name");
+  auto field = r.scalar<std::string>(match, "match", "comm, exe or cmdline");
+  if (field == "comm") {
+    rule.field = ProcessGroupRule::Field::comm;
+  } else if (field == "exe") {
+    rule.field = ProcessGroupRule::Field::exe;
+  } else if (field == "cmdline") {
+    rule.field = ProcessGroupRule::Field::cmdline;
+  } else {
+    r.fail(match, "match must be comm, exe or cmdline, got \"" + field + "\"");
+  }
+  rule.regex = r.scalar<std::string>(regex, "regex", "a string");
+  regex_t compiled;
+  if (int error = ::regcomp(&compiled, rule.regex.c_str(), REG_EXTENDED)) {
+    char reason[256];
+    ::regerror(error, &compiled, reason, sizeof reason);
+    r.fail(regex, "invalid regex \"" + rule.regex + "\": " + reason);
+  }
+  std::size_t capture_groups = compiled.re_nsub;
+  ::regfree(&compiled);
+  rule.name_template = r.scalar<std::string>(name, "name", "a string");
+  if (auto error = group_template_error(rule.name_template, capture_groups); !error.empty()) {
+    r.fail(name, error);
+  }
+  return rule;
+}
+
+void parse_process(const Reader& r, const YAML::Node& node, ProcessConfig& process) {
+  if (auto by = node["group_by"]) {
+    auto value = r.scalar<std::string>(by, "group_by", "name, cgroup, unit or user");
+    if (value == "name") {
+      process.group_by = ProcessGroupBy::name;
+    } else if (value == "cgroup") {
+      process.group_by = ProcessGroupBy::cgroup;
+    } else if (value == "unit") {
+      process.group_by = ProcessGroupBy::unit;
+    } else if (value == "user") {
+      process.group_by = ProcessGroupBy::user;
+    } else {
+      r.fail(by, "group_by must be name, cgroup, unit or user, got \"" + value + "\"");
+    }
+  }
+  if (auto rules = node["rules"]; rules && !rules.IsNull()) {
+    if (!rules.IsSequence()) r.fail(rules, "rules must be a list");
+    for (const auto& rule : rules) process.rules.push_back(parse_process_rule(r, rule));
+  }
+  if (auto n = node["top_groups"]) process.top_groups = r.count(n, "top_groups");
+  if (auto n = node["smaps_budget_seconds"]) {
+    process.smaps_budget_seconds = seconds(r, n, "smaps_budget_seconds");
+  }
+  if (auto n = node["large_process_rss_bytes"]) {
+    process.large_process_rss_bytes = r.count(n, "large_process_rss_bytes");
+  }
+  if (auto n = node["large_process_refresh_seconds"]) {
+    process.large_process_refresh_seconds = seconds(r, n, "large_process_refresh_seconds");
+  }
+}
 
 void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& node,
                      Config& config) {
@@ -94,6 +171,7 @@ void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& n
   if (name == "vmalloc") {
     if (auto n = node["top_callers"]) config.vmalloc.top_callers = r.count(n, "top_callers");
   }
+  if (name == "process") parse_process(r, node, config.process);
 }
 
 }  // namespace

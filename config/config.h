@@ -1,10 +1,12 @@
 #pragma once
 // The configuration schema, its YAML parser and the embedded default.
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memledger {
 
@@ -16,11 +18,32 @@ struct VmallocConfig {
   std::size_t top_callers = 20;
 };
 
+// How a process is named into a group when no rule matches it.
+enum class ProcessGroupBy { name, cgroup, unit, user };
+
+// One ordered grouping rule: the first whose regex matches names the group.
+struct ProcessGroupRule {
+  enum class Field { comm, exe, cmdline };
+  Field field = Field::comm;
+  std::string regex;          // POSIX extended (regex(7)); validated when the config loads
+  std::string name_template;  // $0..$9: the match and its groups; {comm}, {exe}
+};
+
+struct ProcessConfig {
+  ProcessGroupBy group_by = ProcessGroupBy::name;
+  std::vector<ProcessGroupRule> rules;
+  std::size_t top_groups = 50;
+  double smaps_budget_seconds = 1.0;
+  std::uint64_t large_process_rss_bytes = 1ull << 30;
+  double large_process_refresh_seconds = 60;
+};
+
 struct Config {
   // collector name -> enabled; a collector absent here keeps its built-in default.
   std::map<std::string, bool, std::less<>> collector_enabled;
   SlabConfig slab;
   VmallocConfig vmalloc;
+  ProcessConfig process;
 };
 
 // A config that cannot be used: names the source, line and column (1-based; 0 = unknown).

@@ -19,6 +19,19 @@ bool known_collector(std::string_view name) {
 
 }  // namespace
 
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text) {
+  static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}};
+  for (auto [unit, scale] : kUnits) {
+    if (text.size() > unit.size() && text.substr(text.size() - unit.size()) == unit) {
+      auto number = text::to_u64(text.substr(0, text.size() - unit.size()));
+      if (!number || *number > UINT64_MAX / scale) return std::nullopt;
+      return *number * scale;
+    }
+  }
+  return std::nullopt;
+}
+
 CliResult parse_cli(const std::vector<std::string>& args) {
   CliResult result;
   CliOptions& o = result.options;
@@ -79,6 +92,19 @@ CliResult parse_cli(const std::vector<std::string>& args) {
         return result;
       }
       o.http.max_requests = static_cast<int>(*n);
+    } else if (flag == "--web.request-timeout") {
+      auto v = take_value();
+      if (!v) return result;
+      auto ms = parse_duration_ms(*v);
+      if (!ms || *ms < 100 || *ms > 600'000) {
+        result.error = "--web.request-timeout wants a duration from 100ms to 10m, e.g. 10s";
+        return result;
+      }
+      o.http.request_timeout_ms = static_cast<int>(*ms);
+    } else if (flag == "--web.config.file") {
+      auto v = take_value();
+      if (!v) return result;
+      o.web_config_file = *v;
     } else if (flag == "--path.procfs") {
       auto v = take_value();
       if (!v) return result;
@@ -137,6 +163,9 @@ std::string cli_help() {
       "  --web.listen-address=[HOST]:PORT  address to serve metrics on (default \":9747\")\n"
       "  --web.telemetry-path=PATH         path of the metrics page (default \"/metrics\")\n"
       "  --web.max-requests=N              requests served at once (default 8)\n"
+      "  --web.request-timeout=DURATION    drop clients that send no complete request in\n"
+      "                                    this time, e.g. 500ms, 10s (default 10s)\n"
+      "  --web.config.file=FILE            TLS and basic auth, exporter-toolkit format\n"
       "  --path.procfs=DIR                 procfs mount point (default \"/proc\")\n"
       "  --path.sysfs=DIR                  sysfs mount point (default \"/sys\")\n"
       "  --config.file=FILE                YAML configuration (default: embedded defaults)\n"

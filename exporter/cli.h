@@ -1,8 +1,10 @@
 #pragma once
 // Command-line flags, in node_exporter's style. Parsing is pure: no I/O, no exit.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collectors/snapshot.h"
@@ -15,6 +17,7 @@ struct CliOptions {
   HttpOptions http;
   SourceRoots roots;
   std::optional<std::string> config_file;
+  std::optional<std::string> web_config_file;  // --web.config.file: TLS and basic auth
   std::map<std::string, bool, std::less<>> collector_overrides;  // --[no-]collector.NAME
   std::string log_level = "info";
   LogFormat log_format = LogFormat::logfmt;
@@ -29,6 +32,9 @@ struct CliResult {
 };
 
 CliResult parse_cli(const std::vector<std::string>& args);
+
+// "500ms", "10s", "2m" in milliseconds; nullopt for anything else.
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text);
 
 std::string cli_help();
 

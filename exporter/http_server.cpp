@@ -3,11 +3,15 @@
 #include <CivetServer.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
 
+#include "config/config.h"
 #include "exporter/logging.h"
+#include "exporter/tls_front.h"
 
 namespace memledger {
 
@@ -55,17 +59,41 @@ void send(mg_connection* conn, int status, std::string_view content_type,
 
 class RootHandler final : public CivetHandler {
  public:
-  RootHandler(std::string telemetry_path, ScrapeRunner& runner)
-      : telemetry_path_(std::move(telemetry_path)), runner_(runner) {}
+  RootHandler(std::string telemetry_path, ScrapeRunner& runner,
+              std::shared_ptr<BasicAuthenticator> auth, bool relayed_only)
+      : telemetry_path_(std::move(telemetry_path)),
+        runner_(runner),
+        relayed_only_(relayed_only),
+        auth_(std::move(auth)) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override { return serve(conn, false); }
   bool handleHead(CivetServer*, mg_connection* conn) override { return serve(conn, true); }
+
+  void set_auth(std::shared_ptr<BasicAuthenticator> auth) {
+    std::lock_guard lock(auth_mutex_);
+    auth_ = std::move(auth);
+  }
+
+  void set_front(const TlsFront* front) { front_ = front; }
 
  private:
   bool serve(mg_connection* conn, bool head_only) {
     const mg_request_info* request = mg_get_request_info(conn);
     std::string_view uri = request->local_uri ? request->local_uri : "";
     try {
+      if (relayed_only_ && !relayed(*request)) {
+        send(conn, 403, kTextType, "this port only serves the HTTPS listener\n", false, head_only);
+        return true;
+      }
+      if (!authorized(conn)) {
+        mg_response_header_start(conn, 401);
+        mg_response_header_add(conn, "WWW-Authenticate", "Basic realm=\"memledger_exporter\"", -1);
+        mg_response_header_add(conn, "Content-Type", kTextType.data(), -1);
+        mg_response_header_add(conn, "Content-Length", "13", -1);
+        mg_response_header_send(conn);
+        if (!head_only) mg_write(conn, "Unauthorized\n", 13);
+        return true;
+      }
       if (uri == telemetry_path_) {
         auto exposition = runner_.scrape();
         if (accepts_gzip(conn)) {
@@ -76,13 +104,32 @@ class RootHandler final : public CivetHandler {
       } else if (uri == "/") {
         send(conn, 200, "text/html; charset=utf-8", landing_page(), false, head_only);
       } else {
-        send(conn, 404, "text/plain; charset=utf-8", "404 page not found\n", false, head_only);
+        send(conn, 404, kTextType, "404 page not found\n", false, head_only);
       }
     } catch (const std::exception& e) {
       log_event(spdlog::level::err, "request failed", {{"uri", uri}, {"err", e.what()}});
-      send(conn, 500, "text/plain; charset=utf-8", "internal error\n", false, head_only);
+      send(conn, 500, kTextType, "internal error\n", false, head_only);
     }
     return true;
+  }
+
+  bool relayed(const mg_request_info& request) const {
+    const TlsFront* front = front_;
+    return front && std::string_view(request.remote_addr) == "127.0.0.1" &&
+           front->relays_from(request.remote_port);
+  }
+
+  bool authorized(mg_connection* conn) {
+    std::shared_ptr<BasicAuthenticator> auth;
+    {
+      std::lock_guard lock(auth_mutex_);
+      auth = auth_;
+    }
+    if (!auth || !auth->enabled()) return true;
+    const char* header = mg_get_header(conn, "Authorization");
+    if (!header) return false;
+    auto credentials = parse_basic_authorization(header);
+    return credentials && auth->check(*credentials);
   }
 
   std::string landing_page() const {
@@ -94,33 +141,73 @@ class RootHandler final : public CivetHandler {
   }
 
   static constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+  static constexpr std::string_view kTextType = "text/plain; charset=utf-8";
   std::string telemetry_path_;
   ScrapeRunner& runner_;
+  // With TLS, civetweb listens on loopback for the relay only; set before it listens.
+  const bool relayed_only_;
+  std::atomic<const TlsFront*> front_{nullptr};
+  std::mutex auth_mutex_;
+  std::shared_ptr<BasicAuthenticator> auth_;
 };
 
 }  // namespace
 
-HttpServer::HttpServer(const HttpOptions& options, ScrapeRunner& runner) {
+WebSecurity prepare_web_security(const WebConfig& config) {
+  WebSecurity security;
+  security.auth = std::make_shared<BasicAuthenticator>(config.basic_auth_users);
+  if (config.tls) security.tls = make_tls_context(*config.tls);
+  return security;
+}
+
+HttpServer::HttpServer(const HttpOptions& options, WebSecurity security, ScrapeRunner& runner) {
+  const bool use_tls = security.tls != nullptr;
+  // With TLS, civetweb serves only the relay, on an ephemeral loopback port.
+  std::string civet_listen = use_tls ? "127.0.0.1:0" : civetweb_listening_port(options.listen_address);
   std::vector<std::string> civet_options = {
-      "listening_ports", civetweb_listening_port(options.listen_address),
+      "listening_ports", civet_listen,
       "num_threads", std::to_string(options.max_requests),
       "request_timeout_ms", std::to_string(options.request_timeout_ms),
       "enable_keep_alive", "yes",
       "keep_alive_timeout_ms", std::to_string(options.request_timeout_ms),
   };
-  handler_ = std::make_unique<RootHandler>(options.telemetry_path, runner);
+  auto handler = std::make_unique<RootHandler>(options.telemetry_path, runner,
+                                               std::move(security.auth), use_tls);
+  RootHandler* root = handler.get();
+  handler_ = std::move(handler);
   try {
     server_ = std::make_unique<CivetServer>(civet_options);
   } catch (const CivetException& e) {
     throw std::runtime_error("cannot listen on " + options.listen_address + ": " + e.what());
   }
   server_->addHandler("/", handler_.get());
+  if (use_tls) {
+    TlsFront::Options front;
+    front.listen_address = options.listen_address;
+    front.backend_port = server_->getListeningPorts().at(0);
+    front.handshake_timeout_ms = options.request_timeout_ms;
+    tls_front_ = std::make_unique<TlsFront>(front, std::move(security.tls));
+    root->set_front(tls_front_.get());
+  }
 }
 
 HttpServer::~HttpServer() {
+  tls_front_.reset();
   if (server_) server_->close();
 }
 
-std::vector<int> HttpServer::listening_ports() { return server_->getListeningPorts(); }
+void HttpServer::update_security(WebSecurity security, const std::string& source) {
+  if ((security.tls != nullptr) != tls()) {
+    throw ConfigError(source, 0, 0,
+                      std::string("turning TLS ") + (tls() ? "off" : "on") + " needs a restart");
+  }
+  static_cast<RootHandler*>(handler_.get())->set_auth(std::move(security.auth));
+  if (tls_front_) tls_front_->set_context(std::move(security.tls));
+}
+
+std::vector<int> HttpServer::listening_ports() {
+  if (tls_front_) return {tls_front_->port()};
+  return server_->getListeningPorts();
+}
 
 }  // namespace memledger

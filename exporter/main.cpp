@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "exporter/cli.h"
 #include "exporter/http_server.h"
 #include "exporter/logging.h"
 #include "exporter/scrape.h"
+#include "exporter/web_config.h"
 #include "version.h"
 
 namespace {
@@ -25,24 +28,56 @@ Config load_config(const CliOptions& options) {
   return options.config_file ? load_config_file(*options.config_file) : default_config();
 }
 
-void reload(const CliOptions& options, ScrapeRunner& runner) {
+WebConfig load_web_config(const CliOptions& options) {
+  return options.web_config_file ? load_web_config_file(*options.web_config_file) : WebConfig{};
+}
+
+void log_config_error(std::string_view msg, const ConfigError& e) {
+  log_event(spdlog::level::err, msg,
+            {{"file", e.source()},
+             {"line", std::to_string(e.line())},
+             {"column", std::to_string(e.column())},
+             {"err", e.reason()}});
+}
+
+// Both files are read and checked before either is applied: a reload is all or nothing.
+void reload(const CliOptions& options, ScrapeRunner& runner, HttpServer& server) {
   try {
     Config config = load_config(options);
-    runner.replace_collectors(build_collectors(config, options.collector_overrides));
+    auto collectors = build_collectors(config, options.collector_overrides);
+    WebSecurity security = prepare_web_security(load_web_config(options));
+    server.update_security(std::move(security), options.web_config_file.value_or(""));
+    runner.replace_collectors(std::move(collectors));
     runner.set_config_reload_result(true, unix_now());
     log_event(spdlog::level::info, "configuration reloaded",
-              {{"file", options.config_file.value_or("<embedded default>")}});
+              {{"file", options.config_file.value_or("<embedded default>")},
+               {"web_config_file", options.web_config_file.value_or("")}});
   } catch (const ConfigError& e) {
     runner.set_config_reload_result(false, 0);
-    log_event(spdlog::level::err, "configuration reload failed, keeping the previous one",
-              {{"file", e.source()},
-               {"line", std::to_string(e.line())},
-               {"column", std::to_string(e.column())},
-               {"err", e.reason()}});
+    log_config_error("configuration reload failed, keeping the previous one", e);
   }
 }
 
+// "host:port" with the port actually bound (the flag may say port 0).
+std::string bound_address(const std::string& listen_address, const std::vector<int>& ports) {
+  std::string host = listen_address.substr(0, listen_address.rfind(':'));
+  std::string out;
+  for (int port : ports) {
+    if (!out.empty()) out += ',';
+    out += host + ":" + std::to_string(port);
+  }
+  return out;
+}
+
 int serve(const CliOptions& options, ScrapeRunner& runner) {
+  WebSecurity security;
+  try {
+    security = prepare_web_security(load_web_config(options));
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "memledger_exporter: invalid web configuration: %s\n", e.what());
+    return 1;
+  }
+
   // Block the signals before any thread starts so that only sigwait() below sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -50,22 +85,26 @@ int serve(const CliOptions& options, ScrapeRunner& runner) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A client that disconnects mid-response must not kill the daemon.
+  signal(SIGPIPE, SIG_IGN);
 
   std::unique_ptr<HttpServer> server;
   try {
-    server = std::make_unique<HttpServer>(options.http, runner);
+    server = std::make_unique<HttpServer>(options.http, std::move(security), runner);
   } catch (const std::exception& e) {
     log_event(spdlog::level::err, "cannot start the HTTP server", {{"err", e.what()}});
     return 1;
   }
   log_event(spdlog::level::info, "listening",
-            {{"address", options.http.listen_address}, {"path", options.http.telemetry_path},
+            {{"address", bound_address(options.http.listen_address, server->listening_ports())},
+             {"tls", server->tls() ? "true" : "false"},
+             {"path", options.http.telemetry_path},
              {"version", kVersion}});
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      reload(options, runner);
+      reload(options, runner, *server);
       continue;
     }
     log_event(spdlog::level::info, "shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});

@@ -27,28 +27,32 @@ void ScrapeRunner::set_config_reload_result(bool success, double timestamp_secon
 
 std::shared_ptr<const Exposition> ScrapeRunner::scrape() {
   std::unique_lock lock(flight_mutex_);
+  ++requests_;
   if (in_flight_) {
     const std::uint64_t joined = generation_;
     flight_done_.wait(lock, [&] { return generation_ != joined; });
+    if (latest_error_) std::rethrow_exception(latest_error_);
     return latest_;
   }
   in_flight_ = true;
+  ++collections_;
+  const ScrapeCounts counts{requests_, collections_};
   lock.unlock();
   std::shared_ptr<const Exposition> result;
+  std::exception_ptr error;
   try {
-    result = collect_and_serialize();
+    result = collect_and_serialize(counts);
   } catch (...) {
-    lock.lock();
-    in_flight_ = false;
-    ++generation_;
-    flight_done_.notify_all();
-    throw;
+    error = std::current_exception();
   }
   lock.lock();
   latest_ = result;
+  latest_error_ = error;
   in_flight_ = false;
   ++generation_;
   flight_done_.notify_all();
+  lock.unlock();
+  if (error) std::rethrow_exception(error);
   return result;
 }
 
@@ -73,7 +77,7 @@ void ScrapeRunner::report_success(std::string_view collector) {
   log_event(spdlog::level::info, "collector recovered", {{"collector", collector}});
 }
 
-std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize() {
+std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCounts counts) {
   MetricSink out;
   MetricSink self;
   {
@@ -109,6 +113,13 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize() {
                  took.count());
     }
   }
+  self.counter("memledger_scrape_requests_total",
+               "Requests for metrics (HTTP scrapes and --once) since the exporter started.", {},
+               static_cast<double>(counts.requests));
+  self.counter("memledger_scrape_collections_total",
+               "Collections run since the exporter started; concurrent requests share one, so "
+               "this grows slower than memledger_scrape_requests_total under concurrent scrapes.",
+               {}, static_cast<double>(counts.collections));
   self.gauge("memledger_build_info", "Version and git revision of the running exporter; always 1.",
              {{"version", kVersion}, {"revision", kRevision}}, 1);
   {

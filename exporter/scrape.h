@@ -4,6 +4,7 @@
 // Concurrent scrapes share the collection in flight instead of queueing their own.
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,11 @@ class ScrapeRunner {
   void set_config_reload_result(bool success, double timestamp_seconds);
 
  private:
-  std::shared_ptr<const Exposition> collect_and_serialize();
+  struct ScrapeCounts {
+    std::uint64_t requests;
+    std::uint64_t collections;
+  };
+  std::shared_ptr<const Exposition> collect_and_serialize(ScrapeCounts counts);
   void report_failure(std::string_view collector, const std::string& message,
                       const std::string& file, std::size_t line);
   void report_success(std::string_view collector);
@@ -47,6 +52,9 @@ class ScrapeRunner {
   bool in_flight_ = false;
   std::uint64_t generation_ = 0;
   std::shared_ptr<const Exposition> latest_;
+  std::exception_ptr latest_error_;  // what the last collection threw, for those who joined it
+  std::uint64_t requests_ = 0;
+  std::uint64_t collections_ = 0;
 
   std::mutex reload_mutex_;
   bool reload_success_ = true;

@@ -1,0 +1,44 @@
+#pragma once
+// Finding one sample in a MetricSink by family name and exact label set, for collector tests.
+#include <catch2/catch.hpp>
+
+#include <initializer_list>
+#include <string_view>
+
+#include "collectors/metric_sink.h"
+
+namespace memledger::testing {
+
+inline const prometheus::ClientMetric* find_sample(const MetricSink& sink, std::string_view family,
+                                                   std::initializer_list<LabelPair> labels) {
+  for (const auto& f : sink.families()) {
+    if (f.name != family) continue;
+    for (const auto& m : f.metric) {
+      bool all = m.label.size() == labels.size();
+      for (const auto& [name, value] : labels) {
+        bool found = false;
+        for (const auto& l : m.label) found = found || (l.name == name && l.value == value);
+        all = all && found;
+      }
+      if (all) return &m;
+    }
+  }
+  return nullptr;
+}
+
+// The gauge value of the sample; fails the test when there is none.
+inline double gauge_value(const MetricSink& sink, std::string_view family,
+                          std::initializer_list<LabelPair> labels) {
+  const auto* m = find_sample(sink, family, labels);
+  if (!m) FAIL("no sample of " << family);
+  return m->gauge.value;
+}
+
+inline std::size_t sample_count(const MetricSink& sink, std::string_view family) {
+  for (const auto& f : sink.families()) {
+    if (f.name == family) return f.metric.size();
+  }
+  return 0;
+}
+
+}  // namespace memledger::testing
