@@ -224,6 +224,7 @@ def make_certificates(directory):
     """A CA, a server certificate for 127.0.0.1/localhost and a client certificate
     signed by the CA, plus a self-signed client certificate no CA vouches for."""
     openssl = require_binary("openssl")
+    os.makedirs(directory, exist_ok=True)
 
     def run(*args):
         subprocess.run([openssl] + list(args), cwd=directory, check=True,

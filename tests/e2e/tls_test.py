@@ -28,7 +28,8 @@ def curl_get(port, *args):
 web = write(os.path.join(tmp, "web.yml"),
             "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
             "basic_auth_users:\n  alice: " + S3CRET_HASH + "\n")
-with Daemon("--web.config.file=" + web) as daemon:
+# The process collector's page walks are beside the point here and cost ~0.2 s a scrape.
+with Daemon("--web.config.file=" + web, "--no-collector.process") as daemon:
     for i in range(50):
         rc, code, err = curl_get(daemon.port)
         check(rc == 0 and code == "200", "curl scrape %d: rc=%d code=%s %s" % (i, rc, code, err))
@@ -62,8 +63,7 @@ with Daemon("--web.config.file=" + web) as daemon:
 
     # Certificate renewal: new files + SIGHUP, new connections see the new certificate.
     before = ssl.get_server_certificate(("127.0.0.1", daemon.port))
-    renewed = make_certificates(os.path.join(tmp, "renewed") if os.makedirs(
-        os.path.join(tmp, "renewed")) is None else None)
+    renewed = make_certificates(os.path.join(tmp, "renewed"))
     shutil.copy(renewed["server.crt"], certs["server.crt"])
     shutil.copy(renewed["server.key"], certs["server.key"])
     daemon.reload(expect_success=True)
@@ -82,7 +82,7 @@ web = write(os.path.join(tmp, "mtls.yml"),
 shutil.copy(os.path.join(tmp, "renewed", "ca.crt"), os.path.join(tmp, "ca.crt"))
 renewed = {name: os.path.join(tmp, "renewed", name) for name in
            ("ca.crt", "client.crt", "client.key", "rogue.crt", "rogue.key")}
-with Daemon("--web.config.file=" + web) as daemon:
+with Daemon("--web.config.file=" + web, "--no-collector.process") as daemon:
     good = client_context(renewed["ca.crt"], renewed["client.crt"], renewed["client.key"])
     for i in range(20):
         check(get(daemon.port, context=good).status == 200, "mTLS scrape %d" % i)
@@ -99,11 +99,8 @@ with Daemon("--web.config.file=" + web) as daemon:
             "client certificate from another CA")
     refused(client_context(renewed["ca.crt"], renewed["client.crt"], renewed["client.key"],
                            maximum_version=ssl.TLSVersion.TLSv1_2), "TLS 1.2 below min_version")
-    rc, code, err = subprocess.run(
-        [curl, "-sS", "--cacert", renewed["ca.crt"], "--cert", renewed["client.crt"], "--key",
-         renewed["client.key"], "-o", "/dev/null", "-w", "%{http_code}",
-         "https://127.0.0.1:%d/metrics" % daemon.port],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60).returncode, None, None
-    check(rc == 0, "curl with a client certificate failed")
+    rc, code, err = curl_get(daemon.port, "--cacert", renewed["ca.crt"], "--cert",
+                             renewed["client.crt"], "--key", renewed["client.key"])
+    check(rc == 0 and code == "200", "curl with a client certificate: %d %s %s" % (rc, code, err))
     check(daemon.alive(), "daemon died")
 print("ok")

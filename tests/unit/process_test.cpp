@@ -307,6 +307,10 @@ TEST_CASE("process collector on a 6.18 tree: states, groups, totals") {
   CHECK(sample(sink, "memledger_processes_pss_bytes") == (481 + 11764 + 180) * KiB);
   CHECK(sample(sink, "memledger_processes_rss_bytes") == (2032 + 13808 + 1796) * KiB + 4146 * 4096);
   CHECK(sample(sink, "memledger_processes_unmeasured_rss_bytes") == 4146 * 4096);
+  // The pss ledger is computed from the same readings.
+  CHECK(sample(sink, "memledger_ledger_bytes", {{"method", "pss"}, {"category", "process_pss"}}) ==
+        (481 + 11764 + 180) * KiB);
+  CHECK(sample(sink, "memledger_unexplained_bytes", {{"method", "pss"}}).has_value());
 
   const std::string hostile = "q\"u\\o\nt\xEF\xBF\xBD\xEF\xBF\xBD)(x";
   CHECK(memory(sink, hostile, "pss") == 11764 * KiB);

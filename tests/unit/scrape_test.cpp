@@ -1,78 +1,169 @@
+// The scrape loop over a whole fixture host, with one source broken at a time: the broken
+// collector reports success 0 and logs the file once; everything else is still served.
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <sys/stat.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "config/config.h"
+#include "exporter/logging.h"
 #include "exporter/scrape.h"
 
 using namespace memledger;
+namespace fs = std::filesystem;
 
 namespace {
 
-// Holds every collection until released, so the test controls what overlaps.
-struct Gate {
-  std::mutex mutex;
-  std::condition_variable changed;
-  int started = 0;
-  bool open = false;
-};
-
-class GatedCollector final : public Collector {
+// A private copy of the captured 6.18 host that a test may damage.
+class HostTree {
  public:
-  explicit GatedCollector(Gate& gate) : gate_(gate) {}
-  std::string_view name() const override { return "gated"; }
-  void collect(Snapshot&, MetricSink& sink) override {
-    std::unique_lock lock(gate_.mutex);
-    ++gate_.started;
-    gate_.changed.notify_all();
-    gate_.changed.wait(lock, [&] { return gate_.open; });
-    sink.gauge("memledger_test_collections", "test", {}, gate_.started);
+  HostTree() {
+    char pattern[] = "/tmp/memledger-host-XXXXXX";
+    root_ = ::mkdtemp(pattern);
+    fs::copy(std::string(MEMLEDGER_FIXTURES) + "/ledger/linux-6.18-firecracker", root_,
+             fs::copy_options::recursive);
+  }
+  ~HostTree() { fs::remove_all(root_); }
+  fs::path proc(const std::string& file) const { return root_ / "proc" / file; }
+  SourceRoots roots() const { return {root_ / "proc", root_ / "sys"}; }
+  void write(const std::string& file, std::string_view content) const {
+    std::ofstream out(proc(file), std::ios::binary | std::ios::trunc);
+    out << content;
   }
 
  private:
-  Gate& gate_;
+  fs::path root_;
 };
 
-std::vector<std::unique_ptr<Collector>> gated(Gate& gate) {
-  std::vector<std::unique_ptr<Collector>> collectors;
-  collectors.push_back(std::make_unique<GatedCollector>(gate));
-  return collectors;
+std::string scrape(const HostTree& host) {
+  ScrapeRunner runner(host.roots(), build_collectors(default_config(), {}));
+  return runner.scrape()->text;
 }
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
+
+std::string success(std::string_view collector, int value) {
+  return "memledger_scrape_collector_success{collector=\"" + std::string(collector) + "\"} " +
+         std::to_string(value);
+}
+
+// Captures what the exporter logs while it lives.
+class LogCapture {
+ public:
+  LogCapture() {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    auto logger = std::make_shared<spdlog::logger>("capture", sink);
+    logger->set_pattern("%v");
+    previous_ = spdlog::default_logger();
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::string text() const { return stream_.str(); }
+  std::size_t count(const std::string& needle) const {
+    std::size_t n = 0;
+    std::string all = text();
+    for (auto pos = all.find(needle); pos != std::string::npos; pos = all.find(needle, pos + 1)) ++n;
+    return n;
+  }
+
+ private:
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
 
 }  // namespace
 
-TEST_CASE("concurrent scrapes share the collection in flight") {
-  Gate gate;
-  ScrapeRunner runner(SourceRoots{}, gated(gate));
-  constexpr int kClients = 16;
-  std::vector<std::shared_ptr<const Exposition>> results(kClients);
-  std::vector<std::thread> clients;
-  clients.emplace_back([&] { results[0] = runner.scrape(); });
-  {
-    std::unique_lock lock(gate.mutex);
-    gate.changed.wait(lock, [&] { return gate.started == 1; });
+TEST_CASE("the captured host scrapes with every default collector succeeding") {
+  HostTree host;
+  std::string text = scrape(host);
+  for (const auto& name : {"meminfo", "slab", "vmalloc", "hugepages", "lru", "zoneinfo", "ledger"}) {
+    CHECK(has_line(text, success(name, 1)));
   }
-  for (int i = 1; i < kClients; ++i) clients.emplace_back([&, i] { results[i] = runner.scrape(); });
-  // The joiners cannot be observed waiting; give them time to arrive. Were they to start
-  // collections of their own, `started` would exceed 1 below.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  {
-    std::lock_guard lock(gate.mutex);
-    gate.open = true;
+  CHECK(text.find("memledger_unexplained_bytes{method=\"lru\"}") != std::string::npos);
+}
+
+TEST_CASE("a broken source fails only its collectors, logs the file once, and the scrape answers") {
+  struct Damage {
+    std::string file;
+    std::string content;  // written over the file; "<dir>" replaces it by a directory
+    std::vector<std::string> failing;
+    std::string log_line;  // expected line=... in the log
+  };
+  const std::string elf("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\xff\xfe", 20);
+  auto damage = GENERATE_COPY(values<Damage>({
+      {"meminfo", "MemTotal:       24684084 kB\nMemFree:   12", {"meminfo", "lru", "ledger"}, "line=2"},
+      {"meminfo", "", {"meminfo", "lru", "ledger"}, "line=-"},
+      {"meminfo", "<dir>", {"meminfo", "lru", "ledger"}, "line=-"},
+      {"slabinfo", "slabinfo - version: 2.1\n# name <active_objs>\nkmalloc-64 12 garbage\n", {"slab"}, "line=3"},
+      {"slabinfo", "<missing>", {"slab"}, "line=-"},
+      {"vmallocinfo", elf, {"vmalloc"}, "line=1"},
+      {"zoneinfo", "Node 0, zone      DMA\n  pages free     x\n", {"zoneinfo"}, "line=2"},
+      {"vmstat", "nr_free_pages\n", {"lru"}, "line=1"},
+  }));
+  INFO("damaged " << damage.file << " -> " << damage.content.substr(0, 30));
+  HostTree host;
+  if (damage.content == "<dir>") {
+    fs::remove(host.proc(damage.file));
+    fs::create_directory(host.proc(damage.file));
+  } else if (damage.content == "<missing>") {
+    fs::remove(host.proc(damage.file));
+  } else {
+    host.write(damage.file, damage.content);
   }
-  gate.changed.notify_all();
-  for (auto& t : clients) t.join();
+  LogCapture log;
+  ScrapeRunner runner(host.roots(), build_collectors(default_config(), {}));
+  std::string first = runner.scrape()->text;
+  std::string second = runner.scrape()->text;
+  for (const auto& name : {"meminfo", "slab", "vmalloc", "hugepages", "lru", "zoneinfo", "ledger"}) {
+    bool should_fail = std::find(damage.failing.begin(), damage.failing.end(), name) != damage.failing.end();
+    INFO(name);
+    CHECK(has_line(first, success(name, should_fail ? 0 : 1)));
+    CHECK(has_line(second, success(name, should_fail ? 0 : 1)));
+  }
+  const std::string path = host.proc(damage.file).string();
+  for (const auto& name : damage.failing) {
+    INFO(name);
+    // Once per collector, not once per scrape.
+    CHECK(log.count("collector=" + name + " file=" + path + " " + damage.log_line) == 1);
+  }
+}
 
-  CHECK(gate.started == 1);
-  for (const auto& r : results) CHECK(r == results[0]);
-  CHECK_THAT(results[0]->text, Catch::Contains("memledger_scrape_collections_total 1"));
+TEST_CASE("a collector that recovers is logged once as recovered") {
+  HostTree host;
+  std::string good;
+  {
+    std::ifstream in(host.proc("slabinfo"));
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  LogCapture log;
+  ScrapeRunner runner(host.roots(), build_collectors(default_config(), {}));
+  host.write("slabinfo", "garbage\n");
+  CHECK(has_line(runner.scrape()->text, success("slab", 0)));
+  host.write("slabinfo", good);
+  CHECK(has_line(runner.scrape()->text, success("slab", 1)));
+  CHECK(has_line(runner.scrape()->text, success("slab", 1)));
+  CHECK(log.count("collector recovered") == 1);
+}
 
-  // The next scrape runs a new collection and counts every request so far.
-  auto next = runner.scrape();
-  CHECK(gate.started == 2);
-  CHECK_THAT(next->text, Catch::Contains("memledger_scrape_collections_total 2"));
-  CHECK_THAT(next->text, Catch::Contains("memledger_scrape_requests_total 17"));
+TEST_CASE("a failing collector's partial samples are dropped, not half-served") {
+  HostTree host;
+  host.write("meminfo", "MemTotal:       24684084 kB\nMemFree: oops kB\n");
+  std::string text = scrape(host);
+  CHECK(text.find("memledger_meminfo_bytes{") == std::string::npos);
+  CHECK(text.find("memledger_ledger_bytes{") == std::string::npos);
+}
+
+TEST_CASE("every file is read once per scrape, whichever collectors share it") {
+  HostTree host;
+  Snapshot snapshot(host.roots());
+  MetricSink sink;
+  for (auto& collector : build_collectors(default_config(), {})) collector->collect(snapshot, sink);
+  std::size_t after_one_pass = snapshot.files_read();
+  for (auto& collector : build_collectors(default_config(), {})) collector->collect(snapshot, sink);
+  CHECK(snapshot.files_read() == after_one_pass);
 }

@@ -1,0 +1,95 @@
+#pragma once
+// Where /proc/meminfo's Shmem lives: tmpfs mounts (statfs), System V shared memory
+// segments (/proc/sysvipc/shm), memfd files and deleted tmpfs files that processes still
+// hold open (/proc/<pid>/fd). Seed 004: tmpfs memory belongs to no process, so it looks
+// like a leak until the mount that holds it is named.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "config/config.h"
+
+namespace memledger {
+
+// One line of /proc/<pid>/mountinfo.
+struct MountEntry {
+  std::uint32_t major = 0;  // of the filesystem's st_dev
+  std::uint32_t minor = 0;
+  std::string mountpoint;   // \040-style escapes decoded
+  std::string fstype;
+  std::string source;
+};
+
+// Throws ParseError on a line without the " - " separator or a bad major:minor.
+std::vector<MountEntry> parse_mountinfo(std::string_view text);
+
+// Filesystems whose pages are Shmem: tmpfs, and devtmpfs (tmpfs inside when CONFIG_TMPFS).
+bool is_shmem_filesystem(std::string_view fstype);
+
+// The shmem mounts to measure: each superblock once, under the first mount point that
+// reaches it; a mount hidden under a later mount on the same point is unreachable by
+// path, so it is left out.
+std::vector<MountEntry> measurable_shmem_mounts(const std::vector<MountEntry>& mounts);
+
+struct SysvShmSegment {
+  std::uint64_t size = 0;    // bytes requested
+  std::uint64_t nattch = 0;  // attached processes; 0 = orphaned, kept until IPC_RMID
+  std::optional<std::uint64_t> rss;   // resident bytes (columns added in 3.x)
+  std::optional<std::uint64_t> swap;  // swapped-out bytes
+};
+
+// Columns are found by the header's names, so layouts of every kernel parse.
+// Throws ParseError on a missing header column or a malformed row.
+std::vector<SysvShmSegment> parse_sysvipc_shm(std::string_view text);
+
+struct FilesystemUsage {
+  // Both nullopt for a tmpfs mounted without a size limit: its statfs reports no blocks.
+  std::optional<std::uint64_t> size_bytes;
+  std::optional<std::uint64_t> used_bytes;  // pages held, resident or swapped out
+};
+
+// One open file of a process, as stat(2) on /proc/<pid>/fd/<n> sees it.
+struct OpenFile {
+  std::uint32_t major = 0;
+  std::uint32_t minor = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t allocated_bytes = 0;  // st_blocks x 512: pages held, not the file size
+  bool memfd = false;                 // the link reads "/memfd:..."
+};
+
+// The system calls behind the collector, replaceable in tests.
+class ShmemProbe {
+ public:
+  virtual ~ShmemProbe() = default;
+  // statfs of a path, nullopt when it cannot be measured or is not on device major:minor.
+  virtual std::optional<FilesystemUsage> usage(const std::string& path, std::uint32_t major,
+                                               std::uint32_t minor) = 0;
+  // The regular files with no name left (st_nlink 0) that the fd directory holds open.
+  // Returns false when the directory cannot be read (process gone, or not permitted).
+  virtual bool deleted_open_files(const std::string& fd_directory, std::vector<OpenFile>& out) = 0;
+};
+
+std::unique_ptr<ShmemProbe> make_system_shmem_probe();
+
+// Deleted-but-open files summed per shmem mount, each inode once however many fds hold it.
+struct DeletedOpenFiles {
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+};
+struct OpenFileSummary {
+  std::vector<DeletedOpenFiles> per_mount;  // parallel to the mounts passed in
+  DeletedOpenFiles memfd;
+};
+OpenFileSummary summarize_deleted_open_files(const std::vector<MountEntry>& mounts,
+                                             const std::vector<OpenFile>& files);
+
+std::unique_ptr<Collector> make_shmem_collector(const Config& config);
+std::unique_ptr<Collector> make_shmem_collector_with_probe(const Config& config,
+                                                           std::unique_ptr<ShmemProbe> probe);
+
+}  // namespace memledger
