@@ -8,7 +8,7 @@ RUN_ARGS ?=
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
   libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
-  python3 systemd clang libclang-rt-14-dev dpkg-dev file
+  python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin
 
 .PHONY: all deps test-deps build run test test-sanitize package clean
 
@@ -38,6 +38,12 @@ test-sanitize: test-deps
 	cmake --build build-sanitize -j $(JOBS)
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 600 -LE no-sanitize
+
+# The Debian package, build/memledger-exporter_<version>_<arch>.deb (CPack); dpkg-dev
+# provides dpkg-shlibdeps, which computes its Depends.
+package: build
+	@./tests/install-packages.sh dpkg-dev
+	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD_DIR) build-sanitize

@@ -137,8 +137,13 @@ class LedgerBuilder {
   void add_balloon() {
     std::uint64_t bytes = 0;
     if (in_.balloon == BalloonPlacement::inside_memtotal) {
-      bytes = in_.meminfo.bytes("Balloon").value_or(0);
-      if (!in_.meminfo.has("Balloon")) bytes = vmstat_bytes("nr_balloon_pages");
+      if (auto line = in_.meminfo.bytes("Balloon")) {
+        bytes = *line;
+      } else if (in_.balloon_driver_bytes) {
+        bytes = *in_.balloon_driver_bytes;  // seed 000: vmw_balloon before 6.15
+      } else {
+        bytes = vmstat_bytes("nr_balloon_pages");
+      }
     }
     add("balloon", as_signed(bytes));
   }
@@ -202,24 +207,6 @@ Ledger compute_pss_ledger(const LedgerInputs& inputs, std::uint64_t pss_total_by
 
 namespace {
 
-// The balloon driver decides whether inflated pages leave MemTotal.
-BalloonPlacement read_balloon_placement(Snapshot& snapshot) {
-  for (const auto& device : snapshot.list(Root::sys, "bus/virtio/devices")) {
-    const Reading& id = snapshot.read(Root::sys, "bus/virtio/devices/" + device + "/device");
-    if (!id.ok() || text::trim(id.text) != "0x0005") continue;  // 5: virtio balloon
-    const Reading& features = snapshot.read(Root::sys, "bus/virtio/devices/" + device + "/features");
-    // One character per feature bit; bit 2 is VIRTIO_BALLOON_F_DEFLATE_ON_OOM, without
-    // which the driver takes inflated pages out of MemTotal.
-    bool deflate_on_oom = features.ok() && features.text.size() > 2 && features.text[2] == '1';
-    return deflate_on_oom ? BalloonPlacement::inside_memtotal : BalloonPlacement::outside_memtotal;
-  }
-  const Reading& hypervisor = snapshot.read(Root::sys, "hypervisor/type");
-  if (hypervisor.ok() && text::trim(hypervisor.text) == "xen") return BalloonPlacement::outside_memtotal;
-  if (!snapshot.list(Root::sys, "bus/vmbus/devices").empty()) return BalloonPlacement::outside_memtotal;
-  if (!snapshot.list(Root::sys, "devices/system/cmm").empty()) return BalloonPlacement::outside_memtotal;
-  return BalloonPlacement::inside_memtotal;  // vmw_balloon, or no balloon at all
-}
-
 // Optional inputs: a missing or broken file leaves nullopt and the ledger falls back.
 // Their own collectors report the error; the ledger must not fail for them.
 template <class Parse>
@@ -256,7 +243,14 @@ LedgerInputs read_ledger_inputs(Snapshot& snapshot) {
     return per_cpu_free_list_pages(parse_zoneinfo(text));
   });
   in.vmstat = optional_input(snapshot, "vmstat", parse_vmstat);
-  in.balloon = read_balloon_placement(snapshot);
+  try {
+    BalloonReadings balloon = read_balloon(snapshot, in.page_size);
+    in.balloon = balloon.placement();
+    in.balloon_driver_bytes = balloon.bytes_inside_memtotal();
+  } catch (const std::exception&) {
+    // A malformed driver file: the balloon collector reports it; the Balloon line and
+    // nr_balloon_pages still count.
+  }
   return in;
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/balloon.h"
 #include "collectors/collector.h"
 #include "collectors/lru.h"
 #include "collectors/meminfo.h"
@@ -27,12 +28,6 @@ struct KernelVersion {
 // "6.18.44-fc-v669\n" -> {6, 18}; nullopt when it does not start with two numbers.
 std::optional<KernelVersion> parse_kernel_release(std::string_view osrelease);
 
-// What the balloon driver in use does with MemTotal (KERNEL-FACTS.md, "Balloon").
-enum class BalloonPlacement {
-  inside_memtotal,   // vmw_balloon; virtio_balloon with deflate-on-OOM negotiated
-  outside_memtotal,  // virtio_balloon without deflate-on-OOM, hv_balloon, xen, pseries cmm
-};
-
 // One scrape's readings the ledger is computed from. Optional parts are nullopt when the
 // file could not be read or parsed; the ledger then falls back and says so.
 struct LedgerInputs {
@@ -44,6 +39,9 @@ struct LedgerInputs {
   std::optional<std::uint64_t> per_cpu_free_pages;     // /proc/zoneinfo "count:" lines
   std::optional<Vmstat> vmstat;                        // /proc/vmstat
   BalloonPlacement balloon = BalloonPlacement::inside_memtotal;
+  // What the drivers whose pages stay in MemTotal report themselves (vmw debugfs, vmstat
+  // inflate/deflate events...): the only record on kernels without a Balloon line.
+  std::optional<std::uint64_t> balloon_driver_bytes;
 };
 
 enum class LedgerMethod { lru, cache, pss };

@@ -312,12 +312,11 @@ const std::string& ProcessGrouper::user_name(std::uint32_t uid) {
 
 namespace {
 
-// "<pid>/<file>" without allocating.
+// "<pid>/<file>", built on the stack: thousands of them per scrape.
 class PidPath {
  public:
   PidPath(int pid, std::string_view file) {
-    auto [end, ec] = std::to_chars(buffer_, buffer_ + 12, pid);
-    (void)ec;
+    char* end = std::to_chars(buffer_, buffer_ + 12, pid).ptr;  // a pid has at most 10 digits
     *end++ = '/';
     std::memcpy(end, file.data(), file.size());
     size_ = static_cast<std::size_t>(end - buffer_) + file.size();

@@ -1,10 +1,16 @@
 #include "collectors/registry.h"
 
+#include "collectors/allocinfo.h"
+#include "collectors/balloon.h"
+#include "collectors/buddyinfo.h"
+#include "collectors/cgroup.h"
 #include "collectors/hugepages.h"
 #include "collectors/ledger.h"
 #include "collectors/lru.h"
 #include "collectors/meminfo.h"
+#include "collectors/pagecensus.h"
 #include "collectors/process.h"
+#include "collectors/shmem.h"
 #include "collectors/slab.h"
 #include "collectors/vmalloc.h"
 #include "collectors/zoneinfo.h"
@@ -28,6 +34,18 @@ const std::vector<CollectorInfo>& collector_catalog() {
        true, make_process_collector},
       {"ledger", "MemTotal split into disjoint categories and the unexplained remainder", true,
        make_ledger_collector},
+      {"balloon", "balloon drivers (virtio, vmw, hv, xen, pseries cmm): size, target, MemTotal placement",
+       true, make_balloon_collector},
+      {"shmem", "Shmem by owner: tmpfs mounts, System V segments, memfd and deleted open files",
+       true, make_shmem_collector},
+      {"cgroup", "kernel memory per memory cgroup and its unnamed residual (top N)", true,
+       make_cgroup_collector},
+      {"buddyinfo", "free blocks per order and zone, and how fragmented free memory is", true,
+       make_buddyinfo_collector},
+      {"allocinfo", "kernel memory per allocation call site (/proc/allocinfo, 6.10+, root)", true,
+       make_allocinfo_collector},
+      {"pagecensus", "background census of /proc/kpageflags (root): balloon pages, black hole",
+       false, make_pagecensus_collector},
   };
   return catalog;
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "collectors/errors.h"
 
@@ -18,24 +19,19 @@ int read_whole_file(const std::string& path, std::string& out) {
   out.clear();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  constexpr std::size_t kChunk = 64 * 1024;
+  // Reading through a reused chunk avoids zero-filling a large string for every small
+  // /proc file (std::string::resize writes what read() then overwrites).
+  thread_local std::vector<char> chunk(64 * 1024);
   int error = 0;
   for (;;) {
-    std::size_t used = out.size();
-    if (out.capacity() - used < kChunk) out.reserve(std::max(out.capacity() * 2, used + kChunk));
-    out.resize(out.capacity());
-    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    ssize_t n = ::read(fd, chunk.data(), chunk.size());
     if (n < 0) {
-      if (errno == EINTR) {
-        out.resize(used);
-        continue;
-      }
+      if (errno == EINTR) continue;
       error = errno;
-      out.resize(used);
       break;
     }
-    out.resize(used + static_cast<std::size_t>(n));
     if (n == 0) break;
+    out.append(chunk.data(), static_cast<std::size_t>(n));
   }
   ::close(fd);
   return error;

@@ -38,12 +38,33 @@ struct ProcessConfig {
   double large_process_refresh_seconds = 60;
 };
 
+struct ShmemConfig {
+  bool scan_open_files = true;  // stat deleted files in every /proc/<pid>/fd
+};
+
+struct CgroupConfig {
+  std::size_t top_cgroups = 20;
+};
+
+struct AllocinfoConfig {
+  std::size_t top_sites = 30;
+};
+
+struct PagecensusConfig {
+  double interval_seconds = 900;  // between the starts of two censuses
+  double budget_seconds = 60;     // a census still reading after this is abandoned
+};
+
 struct Config {
   // collector name -> enabled; a collector absent here keeps its built-in default.
   std::map<std::string, bool, std::less<>> collector_enabled;
   SlabConfig slab;
   VmallocConfig vmalloc;
   ProcessConfig process;
+  ShmemConfig shmem;
+  CgroupConfig cgroup;
+  AllocinfoConfig allocinfo;
+  PagecensusConfig pagecensus;
 };
 
 // A config that cannot be used: names the source, line and column (1-based; 0 = unknown).

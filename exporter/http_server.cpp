@@ -3,6 +3,7 @@
 #include <CivetServer.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -168,8 +169,10 @@ HttpServer::HttpServer(const HttpOptions& options, WebSecurity security, ScrapeR
       "listening_ports", civet_listen,
       "num_threads", std::to_string(options.max_requests),
       "request_timeout_ms", std::to_string(options.request_timeout_ms),
+      // An idle keep-alive connection holds a worker thread, so it is kept only briefly:
+      // enough for a burst of requests, never across Prometheus' scrape interval.
       "enable_keep_alive", "yes",
-      "keep_alive_timeout_ms", std::to_string(options.request_timeout_ms),
+      "keep_alive_timeout_ms", std::to_string(std::min(options.request_timeout_ms, 1000)),
   };
   auto handler = std::make_unique<RootHandler>(options.telemetry_path, runner,
                                                std::move(security.auth), use_tls);

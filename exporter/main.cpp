@@ -55,6 +55,10 @@ void reload(const CliOptions& options, ScrapeRunner& runner, HttpServer& server)
   } catch (const ConfigError& e) {
     runner.set_config_reload_result(false, 0);
     log_config_error("configuration reload failed, keeping the previous one", e);
+  } catch (const std::exception& e) {  // whatever goes wrong, a reload never ends the daemon
+    runner.set_config_reload_result(false, 0);
+    log_event(spdlog::level::err, "configuration reload failed, keeping the previous one",
+              {{"err", e.what()}});
   }
 }
 
@@ -73,7 +77,7 @@ int serve(const CliOptions& options, ScrapeRunner& runner) {
   WebSecurity security;
   try {
     security = prepare_web_security(load_web_config(options));
-  } catch (const ConfigError& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "memledger_exporter: invalid web configuration: %s\n", e.what());
     return 1;
   }
@@ -135,7 +139,7 @@ int main(int argc, char** argv) {
   Config config;
   try {
     config = load_config(options);
-  } catch (const ConfigError& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "memledger_exporter: invalid configuration: %s\n", e.what());
     return 1;
   }

@@ -153,37 +153,36 @@ std::string_view tls_version_name(std::uint16_t version) {
 WebConfig parse_web_config(std::string_view yaml, std::string_view source,
                            std::string_view base_directory) {
   Reader r(source);
-  YAML::Node root;
+  // yaml-cpp throws from conversions as well as from Load: all of it is a ConfigError.
   try {
-    root = YAML::Load(std::string(yaml));
+    YAML::Node root = YAML::Load(std::string(yaml));
+    WebConfig config;
+    if (root.IsNull()) return config;
+    r.expect_map(root, "the top level");
+    r.check_keys(root, "the top level", {"tls_server_config", "basic_auth_users"});
+    if (auto tls = root["tls_server_config"]) config.tls = parse_tls(r, tls, base_directory);
+    if (auto users = root["basic_auth_users"]; users && !users.IsNull()) {
+      r.expect_map(users, "basic_auth_users");
+      r.check_keys(users, "basic_auth_users", {});
+      for (const auto& kv : users) {
+        auto user = kv.first.Scalar();
+        if (user.empty() || user.find(':') != std::string::npos) {
+          r.fail(kv.first, "basic_auth_users: a user name must be non-empty and without ':'");
+        }
+        auto hash = r.string(kv.second, "the password hash of \"" + user + "\"");
+        if (!is_bcrypt_hash(hash)) {
+          r.fail(kv.second, "the password of \"" + user +
+                                "\" must be a bcrypt hash ($2y$10$... , e.g. from htpasswd -nBC 10)");
+        }
+        config.basic_auth_users.emplace(user, hash);
+      }
+    }
+    return config;
   } catch (const YAML::Exception& e) {
     bool known = e.mark.line >= 0;
     throw ConfigError(std::string(source), known ? e.mark.line + 1 : 0,
                       known ? e.mark.column + 1 : 0, e.msg);
   }
-  WebConfig config;
-  if (root.IsNull()) return config;
-  r.expect_map(root, "the top level");
-  r.check_keys(root, "the top level", {"tls_server_config", "basic_auth_users"});
-  if (auto tls = root["tls_server_config"]) config.tls = parse_tls(r, tls, base_directory);
-  if (auto users = root["basic_auth_users"]) {
-    if (users.IsNull()) return config;
-    r.expect_map(users, "basic_auth_users");
-    r.check_keys(users, "basic_auth_users", {});
-    for (const auto& kv : users) {
-      auto user = kv.first.Scalar();
-      if (user.empty() || user.find(':') != std::string::npos) {
-        r.fail(kv.first, "basic_auth_users: a user name must be non-empty and without ':'");
-      }
-      auto hash = r.string(kv.second, "the password hash of \"" + user + "\"");
-      if (!is_bcrypt_hash(hash)) {
-        r.fail(kv.second, "the password of \"" + user +
-                              "\" must be a bcrypt hash ($2y$10$... , e.g. from htpasswd -nBC 10)");
-      }
-      config.basic_auth_users.emplace(user, hash);
-    }
-  }
-  return config;
 }
 
 WebConfig load_web_config_file(const std::string& path) {

@@ -9,7 +9,8 @@ dashboard=$source_dir/deploy/grafana/memledger_dashboard.json
 rules=$source_dir/deploy/prometheus/memledger_rules.yml
 check=$(dirname "$0")/dashboard_check.py
 
-python3 "$check" structure "$dashboard"
+require_python_yaml
+"$PYTHON" "$check" structure "$dashboard"
 
 require_command prometheus prometheus
 require_command curl curl
@@ -45,5 +46,5 @@ prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data"
 pids+=($!)
 wait_for_url "http://127.0.0.1:$prometheus_port/-/ready" 30 || { tail -20 "$work/prometheus.log"; fail "prometheus did not start"; }
 
-python3 "$check" queries "$dashboard" "$rules" "http://127.0.0.1:$prometheus_port" \
+"$PYTHON" "$check" queries "$dashboard" "$rules" "http://127.0.0.1:$prometheus_port" \
   "http://127.0.0.1:$exporter_port/metrics" memledger "127.0.0.1:$exporter_port"

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 source_dir=$1
 require_command promtool prometheus
+require_python_yaml
 cd "$source_dir/deploy/prometheus"
 
 promtool check rules memledger_rules.yml
@@ -11,7 +12,7 @@ promtool test rules memledger_rules_test.yml
 promtool check config prometheus.yml
 
 # Every alert has a summary, a description and a severity, and is exercised by the tests.
-python3 - <<'PY'
+"$PYTHON" - <<'PY'
 import sys, yaml
 rules = yaml.safe_load(open("memledger_rules.yml"))
 tests = yaml.safe_load(open("memledger_rules_test.yml"))

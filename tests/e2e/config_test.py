@@ -29,6 +29,8 @@ bad_yaml = write(os.path.join(tmp, "bad_yaml.yml"), "collectors:\n  meminfo: [\n
 start_fails(["--config.file=" + bad_yaml], [bad_yaml + ":3:"])
 bad_type = write(os.path.join(tmp, "bad_type.yml"), "collectors:\n  meminfo:\n    enabled: maybe\n")
 start_fails(["--config.file=" + bad_type], [bad_type + ":3:14:", "true or false"])
+mapping_key = write(os.path.join(tmp, "mapping_key.yml"), "collectors:\n  [a]: 1\n")
+start_fails(["--config.file=" + mapping_key], [mapping_key + ":2:3:"])
 start_fails(["--config.file=" + os.path.join(tmp, "absent.yml"), "--once"],
             ["absent.yml", "No such file"])
 
@@ -66,6 +68,10 @@ with Daemon("--config.file=" + config, "--web.config.file=" + web) as daemon:
     text = scrape()
     check('collector="slab"' not in text, "slab still collected after reload disabled it")
     check(sample(text, "memledger_config_last_reload_successful") == 1, "good reload not 1")
+
+    write(config, "collectors:\n  [slab]: 1\n")  # yaml-cpp throws its own exception here
+    daemon.reload(expect_success=False)
+    check(daemon.alive(), "a mapping as a key killed the daemon on reload")
 
     write(config, "collectors:\n  slab:\n    enabled: true\n  bogus: {}\n")
     daemon.reload(expect_success=False)

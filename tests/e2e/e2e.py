@@ -54,16 +54,15 @@ def workdir():
 class Daemon:
     """memledger_exporter on 127.0.0.1:<ephemeral port>, stopped (and checked) on exit."""
 
-    def __init__(self, *args, binary=None, preexec=None, wait=True):
+    def __init__(self, *args, binary=None, wrapper=()):
+        """`wrapper`: a command line the daemon runs under, e.g. setpriv's."""
         self.binary = binary or BINARY
         check(self.binary and os.path.exists(self.binary), "MEMLEDGER_BINARY not set or missing")
         self.log_file = tempfile.NamedTemporaryFile(prefix="memledger-e2e-", suffix=".log")
-        argv = [self.binary, "--web.listen-address=127.0.0.1:0"] + list(args)
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log_file,
-                                        preexec_fn=preexec)
+        argv = list(wrapper) + [self.binary, "--web.listen-address=127.0.0.1:0"] + list(args)
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log_file)
         self.port = None
-        if wait:
-            self._wait_listening()
+        self._wait_listening()
 
     def _wait_listening(self):
         deadline = time.monotonic() + 10

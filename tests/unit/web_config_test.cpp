@@ -151,3 +151,12 @@ TEST_CASE("parse_duration_ms takes ms, s and m") {
   CHECK_FALSE(parse_duration_ms("1.5s"));
   CHECK_FALSE(parse_duration_ms("99999999999999999999s"));
 }
+
+TEST_CASE("yaml-cpp's own exceptions come out of both parsers as ConfigError") {
+  // A mapping as a key made yaml-cpp's string conversion throw past parse_config and
+  // abort the daemon (found by tests/fuzz/parse_config_fuzz.cpp).
+  for (std::string_view yaml : {"[a]: 1\n", "collectors:\n  [a]: 1\n", "{a: b}: c\n"}) {
+    CHECK_THROWS_AS(parse_config(yaml, "c.yml"), ConfigError);
+    CHECK_THROWS_AS(parse_web_config(yaml, "w.yml", ""), ConfigError);
+  }
+}

@@ -1,0 +1,77 @@
+#pragma once
+// A census of every page frame from /proc/kpageflags (root), taken by a background thread
+// on a slow cadence and within a time budget, never on the scrape path: reading the
+// flags of every page costs tens of milliseconds per GiB of RAM. It counts balloon pages
+// (OFFLINE) whatever the driver, and pages that carry no type flag at all; after taking
+// out the flagless pages the kernel does account for (per-CPU free lists, vmalloc,
+// percpu...), the rest is an estimate of the black hole made without MemTotal.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "collectors/collector.h"
+#include "config/config.h"
+
+namespace memledger {
+
+// Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h, and
+// include/linux/kernel-page-flags.h for the ones from 32 up).
+namespace kpf {
+inline constexpr int kLocked = 0, kError = 1, kReferenced = 2, kUptodate = 3, kDirty = 4, kLru = 5,
+                     kActive = 6, kSlab = 7, kWriteback = 8, kReclaim = 9, kBuddy = 10, kMmap = 11,
+                     kAnon = 12, kSwapcache = 13, kSwapbacked = 14, kCompoundHead = 15,
+                     kCompoundTail = 16, kHuge = 17, kUnevictable = 18, kHwpoison = 19,
+                     kNopage = 20, kKsm = 21, kThp = 22, kOffline = 23, kZeroPage = 24, kIdle = 25,
+                     kPgtable = 26, kReserved = 32, kMlocked = 33, kOwner2 = 34, kPrivate = 35,
+                     kPrivate2 = 36, kOwnerPrivate = 37, kArch = 38, kUncached = 39,
+                     kSoftdirty = 40, kArch2 = 41, kArch3 = 42;
+}  // namespace kpf
+
+// Every page frame in exactly one class, by the first that applies:
+//   no_page   a hole in the physical address space (KPF_NOPAGE)
+//   reserved  PG_reserved: kernel image, boot allocations, firmware; outside MemTotal
+//   offline   PageOffline (5.1+; KPF_BALLOON before): balloon-inflated or offlined pages
+//   hwpoison  memory the kernel retired after a hardware error
+//   free      in the buddy allocator (the head of a free block; every page of it on 4.x+)
+//   typed     any flag that names a use: LRU, slab, anon, mapped, page table, huge page,
+//             compound, page-cache state, private data...
+//   untyped   none of those. Only the idle-tracking (IDLE) and per-arch bits (ARCH*,
+//             UNCACHED, SOFTDIRTY) are ignored: a kernel page never gets a use from them.
+enum class PageClass { no_page, reserved, offline, hwpoison, free, typed, untyped };
+inline constexpr std::size_t kPageClasses = 7;
+std::string_view page_class_name(PageClass c);
+PageClass classify_page(std::uint64_t flags);
+
+struct PageCensus {
+  std::uint64_t pages[kPageClasses] = {};
+  std::uint64_t page_table_pages = 0;  // typed pages with KPF_PGTABLE (4.17+)
+
+  std::uint64_t count(PageClass c) const { return pages[static_cast<std::size_t>(c)]; }
+  void add(const std::uint64_t* flags, std::size_t n);
+};
+
+// The flagless pages the kernel accounts for elsewhere, in bytes, read right after the
+// census: they are subtracted from the untyped pages to estimate the black hole.
+struct AccountedUntyped {
+  std::uint64_t per_cpu_free_lists = 0;  // zoneinfo "count:" (not PageBuddy)
+  std::uint64_t vmalloc = 0;             // VmallocUsed (vmapped task stacks included)
+  std::uint64_t kernel_stack_unmapped = 0;  // KernelStack not in vmalloc areas (no VMAP_STACK)
+  std::uint64_t percpu = 0;
+  std::uint64_t secondary_page_tables = 0;
+  std::uint64_t page_tables_unflagged = 0;  // PageTables when the kernel has no KPF_PGTABLE
+  std::uint64_t zsmalloc = 0;               // vmstat nr_zspages
+  std::uint64_t kernel_reclaimable_other = 0;  // KReclaimable - SReclaimable
+  std::uint64_t unaccepted = 0;             // Unaccepted (confidential VMs), inside MemFree
+  std::uint64_t total() const;
+};
+
+// untyped pages x page size - accounted.total(). Signed: the census and the counters are
+// not read at the same instant.
+std::int64_t black_hole_estimate(const PageCensus& census, std::uint64_t page_size,
+                                 const AccountedUntyped& accounted);
+
+std::unique_ptr<Collector> make_pagecensus_collector(const Config& config);
+
+}  // namespace memledger

@@ -1,0 +1,378 @@
+#include "collectors/shmem.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "collectors/meminfo.h"
+#include "collectors/text.h"
+
+namespace memledger {
+
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo (octal).
+std::string unescape_mount_field(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      auto octal = field.substr(i + 1, 3);
+      bool digits = std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; });
+      if (digits) {
+        out.push_back(static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(field[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<MountEntry> parse_mountinfo(std::string_view text) {
+  std::vector<MountEntry> mounts;
+  text::LineReader lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    if (text::trim(line).empty()) continue;
+    std::string_view rest = line;
+    text::next_field(rest);  // mount id
+    text::next_field(rest);  // parent id
+    std::string_view device = text::next_field(rest);
+    text::next_field(rest);  // root of the mount within its filesystem
+    std::string_view mountpoint = text::next_field(rest);
+    auto separator = rest.find(" - ");
+    if (separator == std::string_view::npos) {
+      throw ParseError(lines.number(), "expected \" - \" before the filesystem type");
+    }
+    rest = rest.substr(separator + 3);
+    std::string_view fstype = text::next_field(rest);
+    std::string_view source = text::next_field(rest);
+    auto colon = device.find(':');
+    if (colon == std::string_view::npos || fstype.empty()) {
+      throw ParseError(lines.number(), "expected major:minor and a filesystem type");
+    }
+    MountEntry entry;
+    entry.major = static_cast<std::uint32_t>(text::require_u64(device.substr(0, colon), lines.number(), "major"));
+    entry.minor = static_cast<std::uint32_t>(text::require_u64(device.substr(colon + 1), lines.number(), "minor"));
+    entry.mountpoint = unescape_mount_field(mountpoint);
+    entry.fstype = std::string(fstype);
+    entry.source = unescape_mount_field(source);
+    mounts.push_back(std::move(entry));
+  }
+  return mounts;
+}
+
+bool is_shmem_filesystem(std::string_view fstype) { return fstype == "tmpfs" || fstype == "devtmpfs"; }
+
+std::vector<MountEntry> measurable_shmem_mounts(const std::vector<MountEntry>& mounts) {
+  // mountinfo lists mounts in the order they were made: the last one on a path is the
+  // one that path reaches.
+  std::map<std::string_view, std::size_t> top_of_path;
+  for (std::size_t i = 0; i < mounts.size(); ++i) top_of_path[mounts[i].mountpoint] = i;
+  std::vector<MountEntry> out;
+  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;
+  for (std::size_t i = 0; i < mounts.size(); ++i) {
+    const MountEntry& m = mounts[i];
+    if (!is_shmem_filesystem(m.fstype) || top_of_path[m.mountpoint] != i) continue;
+    if (!seen.insert({m.major, m.minor}).second) continue;
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::vector<SysvShmSegment> parse_sysvipc_shm(std::string_view text) {
+  text::LineReader lines(text);
+  std::string_view header;
+  if (!lines.next(header)) throw ParseError(0, "file is empty");
+  std::vector<std::string_view> columns;
+  for (std::string_view rest = header;;) {
+    std::string_view name = text::next_field(rest);
+    if (name.empty()) break;
+    columns.push_back(name);
+  }
+  auto column = [&](std::string_view name) -> std::optional<std::size_t> {
+    auto it = std::find(columns.begin(), columns.end(), name);
+    if (it == columns.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - columns.begin());
+  };
+  auto size_column = column("size");
+  auto nattch_column = column("nattch");
+  if (!size_column || !nattch_column) throw ParseError(1, "header lacks the size or nattch column");
+  auto rss_column = column("rss");
+  auto swap_column = column("swap");
+
+  std::vector<SysvShmSegment> segments;
+  std::string_view line;
+  std::vector<std::string_view> fields;
+  while (lines.next(line)) {
+    if (text::trim(line).empty()) continue;
+    fields.clear();
+    for (std::string_view rest = line;;) {
+      std::string_view field = text::next_field(rest);
+      if (field.empty()) break;
+      fields.push_back(field);
+    }
+    if (fields.size() != columns.size()) {
+      throw ParseError(lines.number(), "expected " + std::to_string(columns.size()) + " columns, got " +
+                                           std::to_string(fields.size()));
+    }
+    SysvShmSegment segment;
+    segment.size = text::require_u64(fields[*size_column], lines.number(), "size");
+    segment.nattch = text::require_u64(fields[*nattch_column], lines.number(), "nattch");
+    if (rss_column) segment.rss = text::require_u64(fields[*rss_column], lines.number(), "rss");
+    if (swap_column) segment.swap = text::require_u64(fields[*swap_column], lines.number(), "swap");
+    segments.push_back(segment);
+  }
+  return segments;
+}
+
+OpenFileSummary summarize_deleted_open_files(const std::vector<MountEntry>& mounts,
+                                             const std::vector<OpenFile>& files) {
+  OpenFileSummary summary;
+  summary.per_mount.resize(mounts.size());
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t> mount_of_device;
+  for (std::size_t i = 0; i < mounts.size(); ++i) mount_of_device[{mounts[i].major, mounts[i].minor}] = i;
+  std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>> counted;
+  for (const auto& file : files) {
+    if (!counted.insert({file.major, file.minor, file.inode}).second) continue;
+    DeletedOpenFiles* bucket = nullptr;
+    if (file.memfd) {
+      bucket = &summary.memfd;
+    } else if (auto it = mount_of_device.find({file.major, file.minor}); it != mount_of_device.end()) {
+      bucket = &summary.per_mount[it->second];
+    }
+    if (!bucket) continue;  // a deleted file on a disk filesystem: not Shmem
+    bucket->files += 1;
+    bucket->bytes += file.allocated_bytes;
+  }
+  return summary;
+}
+
+namespace {
+
+class SystemShmemProbe final : public ShmemProbe {
+ public:
+  std::optional<FilesystemUsage> usage(const std::string& path, std::uint32_t major,
+                                       std::uint32_t minor) override {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    if (::major(st.st_dev) != major || ::minor(st.st_dev) != minor) return std::nullopt;
+    struct statvfs vfs {};
+    if (::statvfs(path.c_str(), &vfs) != 0) return std::nullopt;
+    FilesystemUsage usage;
+    if (vfs.f_blocks > 0) {
+      usage.size_bytes = static_cast<std::uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+      usage.used_bytes = static_cast<std::uint64_t>(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+    }
+    return usage;
+  }
+
+  bool deleted_open_files(const std::string& fd_directory, std::vector<OpenFile>& out) override {
+    DIR* dir = ::opendir(fd_directory.c_str());
+    if (!dir) return false;
+    constexpr std::string_view kDeleted = " (deleted)";
+    char link[4096];
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      // readlink only formats a path; stat is done for deleted files alone, so a hung
+      // network filesystem behind some other descriptor cannot stall the scrape.
+      ssize_t n = ::readlinkat(::dirfd(dir), entry->d_name, link, sizeof link);
+      if (n <= 0) continue;
+      std::string_view target(link, static_cast<std::size_t>(n));
+      if (target.size() < kDeleted.size() || target.substr(target.size() - kDeleted.size()) != kDeleted) {
+        continue;
+      }
+      struct stat st {};
+      if (::fstatat(::dirfd(dir), entry->d_name, &st, 0) != 0) continue;
+      if (!S_ISREG(st.st_mode) || st.st_nlink != 0) continue;
+      OpenFile file;
+      file.major = ::major(st.st_dev);
+      file.minor = ::minor(st.st_dev);
+      file.inode = st.st_ino;
+      file.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
+      file.memfd = text::starts_with(target, "/memfd:");
+      out.push_back(file);
+    }
+    ::closedir(dir);
+    return true;
+  }
+};
+
+bool is_pid(std::string_view name) { return !name.empty() && text::to_u64(name).has_value(); }
+
+class ShmemCollector final : public Collector {
+ public:
+  ShmemCollector(const ShmemConfig& config, std::unique_ptr<ShmemProbe> probe)
+      : config_(config), probe_(std::move(probe)) {}
+  std::string_view name() const override { return "shmem"; }
+
+  void collect(Snapshot& snapshot, MetricSink& sink) override {
+    Meminfo meminfo = parse_file(snapshot, Root::proc, "meminfo", parse_meminfo);
+    std::vector<MountEntry> mounts = read_mounts(snapshot);
+
+    std::int64_t attributed = 0;
+    std::uint64_t unmeasured = hidden_;
+    for (const auto& mount : mounts) {
+      auto usage = measure(snapshot, mount);
+      if (!usage || !usage->used_bytes) {
+        ++unmeasured;
+        continue;
+      }
+      attributed += static_cast<std::int64_t>(*usage->used_bytes);
+      sink.gauge("memledger_tmpfs_used_bytes",
+                 "Pages held by a tmpfs or devtmpfs filesystem (statfs), resident or swapped "
+                 "out; each filesystem once, under its first mount point.",
+                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(*usage->used_bytes));
+      sink.gauge("memledger_tmpfs_size_bytes",
+                 "The size limit of the tmpfs (size= mount option): how far it may grow.",
+                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(usage->size_bytes.value_or(0)));
+    }
+    sink.gauge("memledger_tmpfs_unmeasured_mounts",
+               "Shmem filesystems whose usage statfs cannot tell: mounted without a size "
+               "limit, hidden under another mount, or not reachable from this process.",
+               {}, static_cast<double>(unmeasured));
+
+    attributed += collect_sysv(snapshot, sink);
+    if (config_.scan_open_files) attributed += collect_open_files(snapshot, mounts, sink);
+
+    if (auto shmem = meminfo.bytes("Shmem")) {
+      sink.gauge("memledger_shmem_unattributed_bytes",
+                 "Shmem minus what tmpfs mounts, System V segments and open memfd files hold: "
+                 "shared anonymous mappings, GPU buffers, unmeasured mounts. Signed: tmpfs "
+                 "usage includes swapped-out pages, Shmem does not.",
+                 {}, static_cast<double>(static_cast<std::int64_t>(*shmem) - attributed));
+    }
+  }
+
+ private:
+  // The host's mounts: pid 1's mount namespace as seen under --path.procfs.
+  // Counts in hidden_ the shmem filesystems that only a hidden mount reaches.
+  std::vector<MountEntry> read_mounts(Snapshot& snapshot) {
+    via_init_root_ = snapshot.read(Root::proc, "1/mountinfo").ok();
+    std::string_view file = via_init_root_ ? "1/mountinfo" : "self/mountinfo";
+    auto all = parse_file(snapshot, Root::proc, file, parse_mountinfo);
+    auto reachable = measurable_shmem_mounts(all);
+    std::set<std::pair<std::uint32_t, std::uint32_t>> filesystems;
+    for (const auto& m : all) {
+      if (is_shmem_filesystem(m.fstype)) filesystems.insert({m.major, m.minor});
+    }
+    hidden_ = filesystems.size() - reachable.size();
+    return reachable;
+  }
+
+  // Through /proc/1/root when permitted (root, or CAP_SYS_PTRACE): the path as pid 1 sees
+  // it, even from a container. Otherwise the plain path, which is the same filesystem
+  // only when this process shares pid 1's view, i.e. when procfs is the real /proc.
+  std::optional<FilesystemUsage> measure(Snapshot& snapshot, const MountEntry& mount) {
+    if (via_init_root_) {
+      if (auto usage = probe_->usage(snapshot.path(Root::proc, "1/root") + mount.mountpoint,
+                                     mount.major, mount.minor)) {
+        return usage;
+      }
+    }
+    if (snapshot.roots().procfs != "/proc") return std::nullopt;
+    return probe_->usage(mount.mountpoint, mount.major, mount.minor);
+  }
+
+  std::int64_t collect_sysv(Snapshot& snapshot, MetricSink& sink) {
+    if (!snapshot.read(Root::proc, "sysvipc/shm").ok()) return 0;  // CONFIG_SYSVIPC=n
+    auto segments = parse_file(snapshot, Root::proc, "sysvipc/shm", parse_sysvipc_shm);
+    std::uint64_t size = 0, resident = 0, swapped = 0, orphans = 0, orphan_bytes = 0;
+    bool has_rss = false;
+    for (const auto& s : segments) {
+      size += s.size;
+      // Before the rss column existed a segment's size is the best figure there is.
+      std::uint64_t held = s.rss.value_or(s.size);
+      has_rss = has_rss || s.rss.has_value();
+      resident += held;
+      swapped += s.swap.value_or(0);
+      if (s.nattch == 0) {
+        ++orphans;
+        orphan_bytes += held;
+      }
+    }
+    sink.gauge("memledger_sysv_shm_segments",
+               "System V shared memory segments (/proc/sysvipc/shm).", {},
+               static_cast<double>(segments.size()));
+    sink.gauge("memledger_sysv_shm_size_bytes", "Sum of the segments' requested sizes.", {},
+               static_cast<double>(size));
+    if (has_rss || segments.empty()) {
+      sink.gauge("memledger_sysv_shm_bytes",
+                 "Bytes the segments hold in RAM (resident) and in swap (swapped).",
+                 {{"state", "resident"}}, static_cast<double>(resident));
+      sink.gauge("memledger_sysv_shm_bytes",
+                 "Bytes the segments hold in RAM (resident) and in swap (swapped).",
+                 {{"state", "swapped"}}, static_cast<double>(swapped));
+    }
+    sink.gauge("memledger_sysv_shm_orphaned_segments",
+               "Segments no process has attached (nattch 0): they live until IPC_RMID or "
+               "reboot, a classic Shmem leak.",
+               {}, static_cast<double>(orphans));
+    sink.gauge("memledger_sysv_shm_orphaned_bytes",
+               "Resident bytes of the segments no process has attached.", {},
+               static_cast<double>(orphan_bytes));
+    return static_cast<std::int64_t>(resident);
+  }
+
+  std::int64_t collect_open_files(Snapshot& snapshot, const std::vector<MountEntry>& mounts,
+                                  MetricSink& sink) {
+    std::vector<OpenFile> files;
+    std::uint64_t unreadable = 0;
+    for (const auto& name : snapshot.list(Root::proc, "")) {
+      if (!is_pid(name)) continue;
+      if (!probe_->deleted_open_files(snapshot.path(Root::proc, name + "/fd"), files)) ++unreadable;
+    }
+    OpenFileSummary summary = summarize_deleted_open_files(mounts, files);
+    for (std::size_t i = 0; i < mounts.size(); ++i) {
+      const auto& mount = mounts[i];
+      sink.gauge("memledger_tmpfs_deleted_open_files",
+                 "Files deleted from a tmpfs that processes still hold open: their pages stay "
+                 "in use (and in memledger_tmpfs_used_bytes) until the last descriptor closes.",
+                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(summary.per_mount[i].files));
+      sink.gauge("memledger_tmpfs_deleted_open_bytes",
+                 "Pages held by deleted tmpfs files that are still open.",
+                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(summary.per_mount[i].bytes));
+    }
+    sink.gauge("memledger_memfd_files", "memfd_create files held open by a process.", {},
+               static_cast<double>(summary.memfd.files));
+    sink.gauge("memledger_memfd_bytes", "Pages held by open memfd files.", {},
+               static_cast<double>(summary.memfd.bytes));
+    sink.gauge("memledger_shmem_unscanned_processes",
+               "Processes whose open files could not be listed (exited, or not permitted: "
+               "the exporter needs root or CAP_SYS_PTRACE to see other users' descriptors).",
+               {}, static_cast<double>(unreadable));
+    return static_cast<std::int64_t>(summary.memfd.bytes);
+  }
+
+  ShmemConfig config_;
+  std::unique_ptr<ShmemProbe> probe_;
+  bool via_init_root_ = false;
+  std::size_t hidden_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ShmemProbe> make_system_shmem_probe() { return std::make_unique<SystemShmemProbe>(); }
+
+std::unique_ptr<Collector> make_shmem_collector(const Config& config) {
+  return make_shmem_collector_with_probe(config, make_system_shmem_probe());
+}
+
+std::unique_ptr<Collector> make_shmem_collector_with_probe(const Config& config,
+                                                           std::unique_ptr<ShmemProbe> probe) {
+  return std::make_unique<ShmemCollector>(config.shmem, std::move(probe));
+}
+
+}  // namespace memledger
