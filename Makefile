@@ -4,13 +4,15 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 RUN_ARGS ?=
+FUZZ_SECONDS ?= 20
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
   libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
-  python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin
+  python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
+  openssl util-linux systemd-container
 
-.PHONY: all deps test-deps build run test test-sanitize package clean
+.PHONY: all deps test-deps build run test test-sanitize fuzz bench package clean
 
 all: build
 
@@ -39,6 +41,24 @@ test-sanitize: test-deps
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 600 -LE no-sanitize
 
+# Every parser's libFuzzer target (clang, ASan + UBSan) for FUZZ_SECONDS each, seeded
+# from the fixtures (tests/fuzz/run.sh).
+fuzz: test-deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMEMLEDGER_FUZZ=ON -DBUILD_TESTING=OFF
+	cmake --build build-fuzz -j $(JOBS)
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+# The performance benchmark (root, a few minutes): memledger_exporter against the raw-read
+# floor, node_exporter and process-exporter with 1,000 and 10,000 extra idle processes
+# (tests/bench/bench.py; BENCH_ARGS=--help lists its options). Not part of `make test`.
+BENCH_ARGS ?=
+bench: test-deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool
+	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
+	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
+	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+
 # The Debian package, build/memledger-exporter_<version>_<arch>.deb (CPack); dpkg-dev
 # provides dpkg-shlibdeps, which computes its Depends.
 package: build
@@ -46,4 +66,4 @@ package: build
 	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
-	rm -rf $(BUILD_DIR) build-sanitize
+	rm -rf $(BUILD_DIR) build-sanitize build-fuzz

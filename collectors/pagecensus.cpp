@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -15,8 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "collectors/balloon.h"
 #include "collectors/lru.h"
 #include "collectors/meminfo.h"
+#include "collectors/text.h"
 #include "collectors/vmalloc.h"
 #include "collectors/zoneinfo.h"
 
@@ -61,17 +64,65 @@ PageClass classify_page(std::uint64_t flags) {
   return PageClass::untyped;
 }
 
-void PageCensus::add(const std::uint64_t* flags, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    PageClass c = classify_page(flags[i]);
-    ++pages[static_cast<std::size_t>(c)];
-    if (c == PageClass::typed && (flags[i] & bit(kpf::kPgtable))) ++page_table_pages;
+std::vector<PfnRange> parse_iomem_system_ram(std::string_view text, std::uint64_t page_size) {
+  std::vector<PfnRange> ram;
+  bool any_address = false;
+  text::LineReader lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    if (line.empty() || line.front() == ' ') continue;  // nested resources
+    auto colon = line.find(" : ");
+    if (colon == std::string_view::npos) throw ParseError(lines.number(), "expected \"start-end : name\"");
+    std::string_view range = line.substr(0, colon);
+    auto dash = range.find('-');
+    std::uint64_t start = 0, end = 0;
+    auto hex = [&](std::string_view s, std::uint64_t& out) {
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, 16);
+      return ec == std::errc{} && ptr == s.data() + s.size() && !s.empty();
+    };
+    if (dash == std::string_view::npos || !hex(range.substr(0, dash), start) || !hex(range.substr(dash + 1), end) ||
+        end < start) {
+      throw ParseError(lines.number(), "malformed address range \"" + std::string(range) + "\"");
+    }
+    any_address = any_address || end != 0;
+    if (line.substr(colon + 3) != "System RAM") continue;
+    ram.push_back({start / page_size, (end + 1) / page_size});
   }
+  if (!any_address) ram.clear();
+  std::sort(ram.begin(), ram.end(), [](const PfnRange& a, const PfnRange& b) { return a.first < b.first; });
+  return ram;
+}
+
+void PageCensus::add(const std::uint64_t* flags, std::size_t n, std::uint64_t first_pfn,
+                     const std::vector<PfnRange>& ram) {
+  auto classify = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      PageClass c = classify_page(flags[i]);
+      ++pages[static_cast<std::size_t>(c)];
+      if (c == PageClass::typed && (flags[i] & bit(kpf::kPgtable))) ++page_table_pages;
+    }
+  };
+  if (ram.empty()) {
+    classify(0, n);
+    return;
+  }
+  const std::uint64_t end_pfn = first_pfn + n;
+  std::uint64_t in_ram = 0;
+  for (const auto& r : ram) {
+    std::uint64_t from = std::max(r.first, first_pfn);
+    std::uint64_t to = std::min(r.end, end_pfn);
+    if (from >= to) continue;
+    classify(from - first_pfn, to - first_pfn);
+    in_ram += to - from;
+  }
+  pages[static_cast<std::size_t>(PageClass::no_page)] += n - in_ram;
+  ram_pages += in_ram;
 }
 
 std::uint64_t AccountedUntyped::total() const {
-  return per_cpu_free_lists + vmalloc + kernel_stack_unmapped + percpu + secondary_page_tables +
-         page_tables_unflagged + zsmalloc + kernel_reclaimable_other + unaccepted;
+  return per_cpu_free_lists + free_outside_zones + vmalloc + kernel_stack_unmapped + percpu +
+         secondary_page_tables + page_tables_unflagged + zsmalloc + kernel_reclaimable_other + unaccepted +
+         unflagged_reservations;
 }
 
 std::int64_t black_hole_estimate(const PageCensus& census, std::uint64_t page_size,
@@ -111,12 +162,30 @@ AccountedUntyped read_accounted_untyped(Snapshot& snapshot, const PageCensus& ce
   if (census.page_table_pages == 0) a.page_tables_unflagged = m.bytes_or_zero("PageTables");
   const Reading& zoneinfo = snapshot.read(Root::proc, "zoneinfo");
   if (zoneinfo.ok()) {
-    a.per_cpu_free_lists = per_cpu_free_list_pages(parse_zoneinfo(zoneinfo.text)) * page_size;
+    auto zones = parse_zoneinfo(zoneinfo.text);
+    a.per_cpu_free_lists = per_cpu_free_list_pages(zones) * page_size;
+    std::uint64_t zone_free = 0;
+    for (const auto& z : zones) zone_free += z.free_pages * page_size;
+    std::uint64_t memfree = m.bytes_or_zero("MemFree");
+    a.free_outside_zones = memfree - std::min(memfree, zone_free);
   }
   const Reading& vmstat = snapshot.read(Root::proc, "vmstat");
   if (vmstat.ok()) {
     auto zspages = parse_vmstat(vmstat.text).get("nr_zspages").value_or(0);
     a.zsmalloc = zspages > 0 ? static_cast<std::uint64_t>(zspages) * page_size : 0;
+  }
+  if (census.ram_pages > 0) {
+    BalloonPlacement balloon = BalloonPlacement::inside_memtotal;
+    try {
+      balloon = read_balloon(snapshot, page_size).placement();
+    } catch (const std::exception&) {
+      // A malformed balloon driver file: its own collector reports it.
+    }
+    std::uint64_t outside = census.count(PageClass::reserved);
+    if (balloon == BalloonPlacement::outside_memtotal) outside += census.count(PageClass::offline);
+    std::uint64_t ram = census.ram_pages * page_size;
+    std::uint64_t accounted_outside = m.bytes_or_zero("MemTotal") + outside * page_size;
+    a.unflagged_reservations = ram - std::min(ram, accounted_outside);
   }
   // Stacks of CONFIG_VMAP_STACK kernels are in VmallocUsed already; only the rest is new.
   const Reading& vmallocinfo = snapshot.read(Root::proc, "vmallocinfo");
@@ -168,8 +237,9 @@ class PagecensusCollector final : public Collector {
                  static_cast<double>(r.census.pages[c]));
     }
     sink.gauge("memledger_pagecensus_accounted_untyped_bytes",
-               "Untyped pages the kernel's counters do account for: per-CPU free lists, "
-               "VmallocUsed, Percpu, SecPageTables, zsmalloc, other reclaimable kernel memory.",
+               "Untyped pages the kernel's counters do account for: per-CPU free lists, free "
+               "memory outside the zones, VmallocUsed, Percpu, SecPageTables, zsmalloc, other "
+               "reclaimable kernel memory.",
                {}, static_cast<double>(r.accounted.total()));
     sink.gauge("memledger_pagecensus_black_hole_bytes",
                "Untyped pages minus the accounted ones: memory in use that no counter names, "
@@ -213,6 +283,16 @@ class PagecensusCollector final : public Collector {
       fail(path, std::strerror(errno));
       return;
     }
+    std::vector<PfnRange> ram;
+    if (const Reading& iomem = snapshot.read(Root::proc, "iomem"); iomem.ok()) {
+      try {
+        ram = parse_iomem_system_ram(iomem.text, page_size_);
+      } catch (const ParseError& e) {
+        ::close(fd);
+        fail(iomem.path, "line " + std::to_string(e.line()) + ": " + e.what());
+        return;
+      }
+    }
     constexpr std::size_t kChunkPages = 64 * 1024;  // 512 KiB of flags per read
     std::vector<std::uint64_t> chunk(kChunkPages);
     PageCensus census;
@@ -229,7 +309,7 @@ class PagecensusCollector final : public Collector {
       }
       if (n == 0) break;
       std::size_t pages = static_cast<std::size_t>(n) / sizeof(std::uint64_t);
-      census.add(chunk.data(), pages);
+      census.add(chunk.data(), pages, static_cast<std::uint64_t>(offset) / sizeof(std::uint64_t), ram);
       offset += static_cast<off_t>(pages * sizeof(std::uint64_t));
       if (stop_requested()) {
         ::close(fd);

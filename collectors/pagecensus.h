@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "collectors/collector.h"
 #include "config/config.h"
@@ -30,7 +31,8 @@ inline constexpr int kLocked = 0, kError = 1, kReferenced = 2, kUptodate = 3, kD
 }  // namespace kpf
 
 // Every page frame in exactly one class, by the first that applies:
-//   no_page   a hole in the physical address space (KPF_NOPAGE)
+//   no_page   not RAM: KPF_NOPAGE, or outside /proc/iomem's "System RAM" ranges (the
+//             memmap of holes such as the PCI window below 4 GiB reads as flagless pages)
 //   reserved  PG_reserved: kernel image, boot allocations, firmware; outside MemTotal
 //   offline   PageOffline (5.1+; KPF_BALLOON before): balloon-inflated or offlined pages
 //   hwpoison  memory the kernel retired after a hardware error
@@ -44,18 +46,36 @@ inline constexpr std::size_t kPageClasses = 7;
 std::string_view page_class_name(PageClass c);
 PageClass classify_page(std::uint64_t flags);
 
+// Physical page frames [first, end).
+struct PfnRange {
+  std::uint64_t first = 0;
+  std::uint64_t end = 0;
+};
+
+// The top-level "System RAM" ranges of /proc/iomem, in page frames. Empty when the file
+// shows no addresses (they read as zero without CAP_SYS_ADMIN). Throws ParseError on a
+// malformed range.
+std::vector<PfnRange> parse_iomem_system_ram(std::string_view text, std::uint64_t page_size);
+
 struct PageCensus {
   std::uint64_t pages[kPageClasses] = {};
   std::uint64_t page_table_pages = 0;  // typed pages with KPF_PGTABLE (4.17+)
+  std::uint64_t ram_pages = 0;         // frames inside the RAM ranges (0 without ranges)
 
   std::uint64_t count(PageClass c) const { return pages[static_cast<std::size_t>(c)]; }
-  void add(const std::uint64_t* flags, std::size_t n);
+  // Adds the flags of page frames first_pfn, first_pfn + 1, ...; frames outside `ram`
+  // (sorted, disjoint) count as no_page. An empty `ram` means every frame may be RAM.
+  void add(const std::uint64_t* flags, std::size_t n, std::uint64_t first_pfn,
+           const std::vector<PfnRange>& ram);
 };
 
 // The flagless pages the kernel accounts for elsewhere, in bytes, read right after the
 // census: they are subtracted from the untyped pages to estimate the black hole.
 struct AccountedUntyped {
   std::uint64_t per_cpu_free_lists = 0;  // zoneinfo "count:" (not PageBuddy)
+  // MemFree beyond the zones' free pages: memory the kernel counts as free before it has
+  // initialized its page structures (lazy deferred init on some hypervisor kernels).
+  std::uint64_t free_outside_zones = 0;
   std::uint64_t vmalloc = 0;             // VmallocUsed (vmapped task stacks included)
   std::uint64_t kernel_stack_unmapped = 0;  // KernelStack not in vmalloc areas (no VMAP_STACK)
   std::uint64_t percpu = 0;
@@ -64,6 +84,10 @@ struct AccountedUntyped {
   std::uint64_t zsmalloc = 0;               // vmstat nr_zspages
   std::uint64_t kernel_reclaimable_other = 0;  // KReclaimable - SReclaimable
   std::uint64_t unaccepted = 0;             // Unaccepted (confidential VMs), inside MemFree
+  // RAM outside MemTotal that carries no PG_reserved: boot allocations (the memmap
+  // itself) inside lazily initialized memory. RAM - MemTotal - reserved pages - balloon
+  // pages that left MemTotal; 0 when the RAM ranges are unknown.
+  std::uint64_t unflagged_reservations = 0;
   std::uint64_t total() const;
 };
 

@@ -6,9 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 
 #include "collectors/ledger.h"
@@ -406,16 +411,60 @@ constexpr std::uint64_t kLearnFromRssBytes = 64ull << 20;
 
 bool exited_errno(int error) { return error == ENOENT || error == ESRCH; }
 
+// Calls fn(worker, index) for every index below `count` on up to `threads` threads, the
+// caller's being worker 0. Indexes go out in small chunks, in order, so that slow reads
+// balance out and the order of a list is roughly kept. The first exception a worker
+// throws is rethrown here once every worker has stopped.
+template <class Fn>
+void parallel_for(std::size_t count, std::size_t threads, Fn&& fn) {
+  constexpr std::size_t kChunk = 8;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&](std::size_t worker) {
+    try {
+      while (!failed.load(std::memory_order_relaxed)) {
+        std::size_t begin = next.fetch_add(kChunk, std::memory_order_relaxed);
+        if (begin >= count) return;
+        for (std::size_t i = begin; i < std::min(count, begin + kChunk); ++i) fn(worker, i);
+      }
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> helpers;
+  const std::size_t wanted = std::min(threads, (count + kChunk - 1) / kChunk);
+  for (std::size_t worker = 1; worker < wanted; ++worker) {
+    try {
+      helpers.emplace_back(work, worker);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: fewer workers read it all the same
+    }
+  }
+  work(0);
+  for (auto& helper : helpers) helper.join();
+  if (error) std::rethrow_exception(error);
+}
+
+std::size_t usable_threads(std::size_t wanted) {
+  std::size_t cpus = std::thread::hardware_concurrency();
+  return std::max<std::size_t>(1, cpus ? std::min(wanted, cpus) : wanted);
+}
+
 class ProcessCollector final : public Collector {
  public:
-  ProcessCollector(const ProcessConfig& config, SteadyClock clock)
+  ProcessCollector(const ProcessConfig& config, SteadyClock clock, std::size_t threads)
       : grouper_(config),
         clock_(std::move(clock)),
         top_groups_(config.top_groups),
         budget_(to_duration(config.smaps_budget_seconds)),
         large_rss_bytes_(config.large_process_rss_bytes),
         large_refresh_(to_duration(config.large_process_refresh_seconds)),
-        page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))) {}
+        page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))),
+        readers_(threads) {}
 
   std::string_view name() const override { return "process"; }
 
@@ -430,7 +479,15 @@ class ProcessCollector final : public Collector {
     for (auto it = cache_.begin(); it != cache_.end();) {
       it = it->second.seen == generation_ ? std::next(it) : cache_.erase(it);
     }
-    if (buffer_.capacity() > kKeepBufferBytes) std::string().swap(buffer_);
+    for (auto& reader : readers_) {
+      if (reader.buffer.capacity() > kKeepBufferBytes) std::string().swap(reader.buffer);
+    }
+    // This scrape's scratch grows with the process count (~150 bytes a process): freed,
+    // so that what stays resident between scrapes is the cache alone.
+    release(pids_);
+    release(stats_);
+    release(work_);
+    release(smaps_results_);
     emit(sink);
     // The ledger's third equation, from this scrape's readings of every process.
     emit_ledger(sink, compute_pss_ledger(read_ledger_inputs(snapshot), totals_.pss));
@@ -451,6 +508,28 @@ class ProcessCollector final : public Collector {
     CachedProcess* process;
     std::uint64_t stat_rss;
   };
+  // What a reading thread found in /proc/<pid>/stat, for the single-threaded pass that
+  // groups and caches.
+  struct StatReading {
+    int error = 0;
+    bool kernel_thread = false;
+    bool exited = false;
+    std::uint64_t starttime = 0;
+    std::uint64_t rss_bytes = 0;
+    std::size_t comm_hash = 0;
+    std::string comm;  // 15 bytes at most but for kernel threads: no allocation
+  };
+  // What a reading thread did with one process's smaps_rollup.
+  enum class SmapsStep : std::uint8_t { large_cached, over_budget, read, exited, unreadable };
+  struct SmapsResult {
+    SmapsStep step;
+    ProcessMemory memory;
+    TimePoint after{};
+  };
+  // Each reading thread's buffers, reused across scrapes.
+  struct Reader {
+    std::string buffer, scratch;
+  };
   struct GroupTotals {
     ProcessMemory memory;
     std::uint64_t processes = 0;
@@ -463,6 +542,11 @@ class ProcessCollector final : public Collector {
     Duration smaps_read_time{};
     Duration max_cache_age{};
   };
+
+  template <class T>
+  static void release(std::vector<T>& scratch) {
+    std::vector<T>().swap(scratch);
+  }
 
   static Duration to_duration(double seconds) {
     // A century stands for "unbounded" without overflowing the nanosecond count.
@@ -485,66 +569,84 @@ class ProcessCollector final : public Collector {
   }
 
   void read_stats(Snapshot& snapshot) {
-    work_.clear();
-    for (int pid : pids_) {
-      PidPath path(pid, "stat");
-      if (int error = snapshot.read_uncached(Root::proc, path.view(), buffer_)) {
-        ++counts_[static_cast<std::size_t>(exited_errno(error) ? ProcessState::vanished
-                                                                : ProcessState::unreadable)];
-        continue;
-      }
+    stats_.resize(pids_.size());
+    parallel_for(pids_.size(), readers_.size(), [&](std::size_t worker, std::size_t i) {
+      StatReading& reading = stats_[i];
+      std::string& buffer = readers_[worker].buffer;
+      PidPath path(pids_[i], "stat");
+      reading.error = snapshot.read_uncached(Root::proc, path.view(), buffer);
+      if (reading.error) return;
       ProcStat stat;
       try {
-        stat = parse_proc_stat(buffer_);
+        stat = parse_proc_stat(buffer);
       } catch (const ParseError& e) {
         throw CollectError(snapshot.path(Root::proc, path.view()), e.line(), e.what());
       }
-      if (stat.kernel_thread()) continue;  // no user memory
-      if (stat.exited()) {
+      reading.kernel_thread = stat.kernel_thread();
+      reading.exited = stat.exited();
+      reading.starttime = stat.starttime;
+      reading.rss_bytes = stat.rss_pages * page_size_;
+      reading.comm_hash = std::hash<std::string_view>{}(stat.comm);
+      reading.comm.assign(stat.comm);
+    });
+
+    work_.clear();
+    for (std::size_t i = 0; i < pids_.size(); ++i) {
+      const StatReading& stat = stats_[i];
+      if (stat.error) {
+        ++counts_[static_cast<std::size_t>(exited_errno(stat.error) ? ProcessState::vanished
+                                                                     : ProcessState::unreadable)];
+        continue;
+      }
+      if (stat.kernel_thread) continue;  // no user memory
+      if (stat.exited) {
         ++counts_[static_cast<std::size_t>(ProcessState::vanished)];
         continue;
       }
-      std::size_t comm_hash = std::hash<std::string_view>{}(stat.comm);
+      const int pid = pids_[i];
       auto [it, inserted] = cache_.try_emplace(pid);
       CachedProcess& process = it->second;
-      if (inserted || process.starttime != stat.starttime || process.comm_hash != comm_hash) {
+      if (inserted || process.starttime != stat.starttime || process.comm_hash != stat.comm_hash) {
         process = CachedProcess{};
         process.starttime = stat.starttime;
-        process.comm_hash = comm_hash;
+        process.comm_hash = stat.comm_hash;
         PidFacts facts(snapshot, pid, stat.comm);
         process.group = grouper_.group_of(facts);
       }
       process.seen = generation_;
-      work_.push_back({pid, &process, stat.rss_pages * page_size_});
+      work_.push_back({pid, &process, stat.rss_bytes});
     }
   }
 
   enum class SmapsOutcome { read, exited, unreadable };
 
-  SmapsOutcome read_smaps(Snapshot& snapshot, int pid, ProcessMemory& memory) {
-    int error = snapshot.read_uncached(Root::proc, PidPath(pid, smaps_file_).view(), buffer_);
-    if (error == ENOENT && smaps_file_ == "smaps_rollup") {
+  SmapsOutcome read_smaps(Snapshot& snapshot, Reader& reader, int pid, ProcessMemory& memory) {
+    std::string& buffer = reader.buffer;
+    std::string_view file = whole_smaps_.load(std::memory_order_relaxed) ? "smaps" : "smaps_rollup";
+    int error = snapshot.read_uncached(Root::proc, PidPath(pid, file).view(), buffer);
+    if (error == ENOENT && file == "smaps_rollup") {
       // Either the process exited, or the kernel predates smaps_rollup (4.14): then
       // smaps holds the same fields per mapping.
-      if (snapshot.read_uncached(Root::proc, PidPath(pid, "stat").view(), scratch_) == 0) {
-        smaps_file_ = "smaps";
-        error = snapshot.read_uncached(Root::proc, PidPath(pid, smaps_file_).view(), buffer_);
+      if (snapshot.read_uncached(Root::proc, PidPath(pid, "stat").view(), reader.scratch) == 0) {
+        whole_smaps_.store(true, std::memory_order_relaxed);
+        file = "smaps";
+        error = snapshot.read_uncached(Root::proc, PidPath(pid, file).view(), buffer);
       }
     }
     if (exited_errno(error)) return SmapsOutcome::exited;
     if (error) return SmapsOutcome::unreadable;
-    if (buffer_.empty()) return SmapsOutcome::exited;  // its address space is gone
+    if (buffer.empty()) return SmapsOutcome::exited;  // its address space is gone
     try {
-      memory = parse_smaps(buffer_);
+      memory = parse_smaps(buffer);
     } catch (const ParseError& e) {
-      throw CollectError(snapshot.path(Root::proc, PidPath(pid, smaps_file_).view()), e.line(),
-                         e.what());
+      throw CollectError(snapshot.path(Root::proc, PidPath(pid, file).view()), e.line(), e.what());
     }
     return SmapsOutcome::read;
   }
 
   // Stalest first, so that when the budget runs out each scrape resumes where the
-  // previous one stopped instead of starving the same processes.
+  // previous one stopped instead of starving the same processes. The reading threads
+  // decide and read; the accounting that follows is single-threaded.
   void read_smaps_within_budget(Snapshot& snapshot) {
     std::sort(work_.begin(), work_.end(), [](const Work& a, const Work& b) {
       if (a.process->has_smaps != b.process->has_smaps) return !a.process->has_smaps;
@@ -555,44 +657,73 @@ class ProcessCollector final : public Collector {
     });
     const TimePoint start = clock_();
     const TimePoint deadline = start + budget_;
-    for (const Work& work : work_) {
-      CachedProcess& process = *work.process;
+    smaps_results_.resize(work_.size());
+    parallel_for(work_.size(), readers_.size(), [&](std::size_t worker, std::size_t i) {
+      const Work& work = work_[i];
+      const CachedProcess& process = *work.process;
+      SmapsResult& result = smaps_results_[i];
       bool large = work.stat_rss >= large_rss_bytes_;
       if (large && process.has_smaps && start - process.smaps_time < large_refresh_) {
-        account_cached(work, start);
-        continue;
+        result.step = SmapsStep::large_cached;
+        return;
       }
       const TimePoint before = clock_();
-      auto predicted = to_duration(seconds_per_rss_byte_ * static_cast<double>(work.stat_rss));
-      if (before + predicted >= deadline) {
-        if (process.has_smaps) {
-          account_cached(work, start);
-        } else {
-          account_rss_only(work, ProcessState::budget_exceeded);
-        }
-        continue;
+      double per_byte = seconds_per_rss_byte_.load(std::memory_order_relaxed);
+      if (before + to_duration(per_byte * static_cast<double>(work.stat_rss)) >= deadline) {
+        result.step = SmapsStep::over_budget;
+        return;
       }
-      ProcessMemory memory;
-      SmapsOutcome outcome = read_smaps(snapshot, work.pid, memory);
-      const TimePoint after = clock_();
-      totals_.smaps_read_time += after - before;
+      SmapsOutcome outcome = read_smaps(snapshot, readers_[worker], work.pid, result.memory);
+      result.after = clock_();
       switch (outcome) {
         case SmapsOutcome::exited:
-          ++counts_[static_cast<std::size_t>(ProcessState::vanished)];
+          result.step = SmapsStep::exited;
           break;
         case SmapsOutcome::unreadable:
-          account_rss_only(work, ProcessState::unreadable);
+          result.step = SmapsStep::unreadable;
           break;
         case SmapsOutcome::read:
-          learn_read_cost(work.stat_rss, after - before);
-          process.smaps = memory;
-          process.smaps_time = after;
-          process.has_smaps = true;
-          if (!memory.has(MemoryKind::rss)) memory.add(MemoryKind::rss, work.stat_rss);
-          account(work, memory, ProcessState::measured);
+          result.step = SmapsStep::read;
+          learn_read_cost(work.stat_rss, result.after - before);
           break;
       }
+    });
+
+    TimePoint last_read = start;
+    for (std::size_t i = 0; i < work_.size(); ++i) {
+      const Work& work = work_[i];
+      CachedProcess& process = *work.process;
+      SmapsResult& result = smaps_results_[i];
+      switch (result.step) {
+        case SmapsStep::large_cached:
+          account_cached(work, start);
+          break;
+        case SmapsStep::over_budget:
+          if (process.has_smaps) {
+            account_cached(work, start);
+          } else {
+            account_rss_only(work, ProcessState::budget_exceeded);
+          }
+          break;
+        case SmapsStep::exited:
+          ++counts_[static_cast<std::size_t>(ProcessState::vanished)];
+          break;
+        case SmapsStep::unreadable:
+          account_rss_only(work, ProcessState::unreadable);
+          break;
+        case SmapsStep::read:
+          process.smaps = result.memory;
+          process.smaps_time = result.after;
+          process.has_smaps = true;
+          if (!result.memory.has(MemoryKind::rss)) result.memory.add(MemoryKind::rss, work.stat_rss);
+          account(work, result.memory, ProcessState::measured);
+          break;
+      }
+      if (result.step != SmapsStep::large_cached && result.step != SmapsStep::over_budget) {
+        last_read = std::max(last_read, result.after);
+      }
     }
+    totals_.smaps_read_time = last_read - start;
   }
 
   // Reads cost roughly in proportion to the pages walked: learn it from large reads,
@@ -600,8 +731,10 @@ class ProcessCollector final : public Collector {
   void learn_read_cost(std::uint64_t rss, Duration took) {
     if (rss < kLearnFromRssBytes) return;
     double sample = std::chrono::duration<double>(took).count() / static_cast<double>(rss);
-    seconds_per_rss_byte_ =
-        sample > seconds_per_rss_byte_ ? sample : 0.9 * seconds_per_rss_byte_ + 0.1 * sample;
+    std::lock_guard lock(learn_mutex_);
+    double current = seconds_per_rss_byte_.load(std::memory_order_relaxed);
+    seconds_per_rss_byte_.store(sample > current ? sample : 0.9 * current + 0.1 * sample,
+                                std::memory_order_relaxed);
   }
 
   void account_cached(const Work& work, TimePoint start) {
@@ -693,7 +826,8 @@ class ProcessCollector final : public Collector {
                  {{"state", kStateNames[s]}}, static_cast<double>(counts_[s]));
     }
     sink.gauge("memledger_process_smaps_read_seconds",
-               "Time spent reading smaps_rollup this scrape (bounded by smaps_budget_seconds).",
+               "Wall time from the first smaps_rollup read of this scrape to the end of the "
+               "last, on all reading threads (bounded by smaps_budget_seconds).",
                {}, std::chrono::duration<double>(totals_.smaps_read_time).count());
     sink.gauge("memledger_process_smaps_cache_age_seconds",
                "Age of the oldest cached smaps_rollup figures used this scrape (0: none).", {},
@@ -707,15 +841,18 @@ class ProcessCollector final : public Collector {
   std::uint64_t large_rss_bytes_;
   Duration large_refresh_;
   std::uint64_t page_size_;
-  double seconds_per_rss_byte_ = kInitialSecondsPerRssByte;
-  std::string_view smaps_file_ = "smaps_rollup";
+  std::atomic<double> seconds_per_rss_byte_{kInitialSecondsPerRssByte};
+  std::mutex learn_mutex_;
+  std::atomic<bool> whole_smaps_{false};  // the kernel has no smaps_rollup: read smaps
 
   std::uint64_t generation_ = 0;
   std::unordered_map<int, CachedProcess> cache_;
-  // Reused across scrapes so that a scrape allocates almost nothing.
+  // A scrape's scratch: a few allocations per scrape, none per process or file.
   std::vector<int> pids_;
+  std::vector<StatReading> stats_;  // one per pid listed
   std::vector<Work> work_;
-  std::string buffer_, scratch_;
+  std::vector<SmapsResult> smaps_results_;  // one per work item
+  std::vector<Reader> readers_;  // one per reading thread
   std::unordered_map<std::string_view, GroupTotals> groups_;
   std::vector<std::pair<std::string_view, const GroupTotals*>> ranked_;
   std::array<std::uint64_t, kStateNames.size()> counts_{};
@@ -726,12 +863,13 @@ class ProcessCollector final : public Collector {
 
 std::unique_ptr<Collector> make_process_collector_with_clock(const ProcessConfig& config,
                                                              SteadyClock clock) {
-  return std::make_unique<ProcessCollector>(config, std::move(clock));
+  return std::make_unique<ProcessCollector>(config, std::move(clock), 1);
 }
 
 std::unique_ptr<Collector> make_process_collector(const Config& config) {
-  return make_process_collector_with_clock(config.process,
-                                           [] { return std::chrono::steady_clock::now(); });
+  return std::make_unique<ProcessCollector>(config.process,
+                                            [] { return std::chrono::steady_clock::now(); },
+                                            usable_threads(config.process.read_threads));
 }
 
 }  // namespace memledger

@@ -102,7 +102,7 @@ class ProcessGrouper {
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
 std::unique_ptr<Collector> make_process_collector(const Config& config);
-// For tests: an injected clock makes the budget deterministic.
+// For tests: an injected clock makes the budget deterministic (and the reads one thread's).
 std::unique_ptr<Collector> make_process_collector_with_clock(const ProcessConfig& config,
                                                              SteadyClock clock);
 

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "collectors/meminfo.h"
@@ -326,15 +328,23 @@ class ShmemCollector final : public Collector {
     return static_cast<std::int64_t>(resident);
   }
 
+  // Listing every descriptor of every process costs ~10 us per descriptor: a scan serves
+  // the scrapes of open_files_refresh_seconds, and its age is exported.
   std::int64_t collect_open_files(Snapshot& snapshot, const std::vector<MountEntry>& mounts,
                                   MetricSink& sink) {
-    std::vector<OpenFile> files;
-    std::uint64_t unreadable = 0;
-    for (const auto& name : snapshot.list(Root::proc, "")) {
-      if (!is_pid(name)) continue;
-      if (!probe_->deleted_open_files(snapshot.path(Root::proc, name + "/fd"), files)) ++unreadable;
+    auto now = std::chrono::steady_clock::now();
+    bool due = !last_scan_ || now - *last_scan_ >= std::chrono::duration<double>(config_.open_files_refresh_seconds);
+    if (due) {
+      files_.clear();
+      unreadable_ = 0;
+      for (const auto& name : snapshot.list(Root::proc, "")) {
+        if (!is_pid(name)) continue;
+        if (!probe_->deleted_open_files(snapshot.path(Root::proc, name + "/fd"), files_)) ++unreadable_;
+      }
+      last_scan_ = now;
     }
-    OpenFileSummary summary = summarize_deleted_open_files(mounts, files);
+    const std::uint64_t unreadable = unreadable_;
+    OpenFileSummary summary = summarize_deleted_open_files(mounts, files_);
     for (std::size_t i = 0; i < mounts.size(); ++i) {
       const auto& mount = mounts[i];
       sink.gauge("memledger_tmpfs_deleted_open_files",
@@ -349,6 +359,10 @@ class ShmemCollector final : public Collector {
                static_cast<double>(summary.memfd.files));
     sink.gauge("memledger_memfd_bytes", "Pages held by open memfd files.", {},
                static_cast<double>(summary.memfd.bytes));
+    sink.gauge("memledger_shmem_open_files_scan_age_seconds",
+               "Time since the descriptors of all processes were last scanned for deleted "
+               "files (shmem.open_files_refresh_seconds).",
+               {}, std::chrono::duration<double>(now - *last_scan_).count());
     sink.gauge("memledger_shmem_unscanned_processes",
                "Processes whose open files could not be listed (exited, or not permitted: "
                "the exporter needs root or CAP_SYS_PTRACE to see other users' descriptors).",
@@ -360,6 +374,9 @@ class ShmemCollector final : public Collector {
   std::unique_ptr<ShmemProbe> probe_;
   bool via_init_root_ = false;
   std::size_t hidden_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_scan_;
+  std::vector<OpenFile> files_;  // of the last scan
+  std::uint64_t unreadable_ = 0;
 };
 
 }  // namespace

@@ -19,21 +19,26 @@ int read_whole_file(const std::string& path, std::string& out) {
   out.clear();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  // Reading through a reused chunk avoids zero-filling a large string for every small
-  // /proc file (std::string::resize writes what read() then overwrites).
-  thread_local std::vector<char> chunk(64 * 1024);
+  // Straight into out's storage, doubling from one page: no staging buffer (one per
+  // thread stayed resident in every HTTP worker), and a buffer reused across files is
+  // zeroed by resize() only as far as the file reaches, not over its whole capacity.
+  constexpr std::size_t kFirstRead = 4096;
+  std::size_t used = 0;
   int error = 0;
+  out.resize(kFirstRead);
   for (;;) {
-    ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    if (used == out.size()) out.resize(2 * out.size());
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       error = errno;
       break;
     }
     if (n == 0) break;
-    out.append(chunk.data(), static_cast<std::size_t>(n));
+    used += static_cast<std::size_t>(n);
   }
   ::close(fd);
+  out.resize(used);
   return error;
 }
 

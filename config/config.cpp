@@ -77,9 +77,9 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"ledger", {}},
     {"process",
      {"group_by", "rules", "top_groups", "smaps_budget_seconds", "large_process_rss_bytes",
-      "large_process_refresh_seconds"}},
+      "large_process_refresh_seconds", "read_threads"}},
     {"balloon", {}},
-    {"shmem", {"scan_open_files"}},
+    {"shmem", {"scan_open_files", "open_files_refresh_seconds"}},
     {"cgroup", {"top_cgroups"}},
     {"buddyinfo", {}},
     {"allocinfo", {"top_sites"}},
@@ -155,6 +155,10 @@ void parse_process(const Reader& r, const YAML::Node& node, ProcessConfig& proce
   if (auto n = node["large_process_refresh_seconds"]) {
     process.large_process_refresh_seconds = seconds(r, n, "large_process_refresh_seconds");
   }
+  if (auto n = node["read_threads"]) {
+    process.read_threads = r.count(n, "read_threads");
+    if (process.read_threads == 0) r.fail(n, "read_threads must be at least 1");
+  }
 }
 
 void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& node,
@@ -181,6 +185,9 @@ void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& n
   if (name == "shmem") {
     if (auto b = node["scan_open_files"]) {
       config.shmem.scan_open_files = r.scalar<bool>(b, "scan_open_files", "true or false");
+    }
+    if (auto n = node["open_files_refresh_seconds"]) {
+      config.shmem.open_files_refresh_seconds = seconds(r, n, "open_files_refresh_seconds");
     }
   }
   if (name == "cgroup") {

@@ -36,10 +36,12 @@ struct ProcessConfig {
   double smaps_budget_seconds = 1.0;
   std::uint64_t large_process_rss_bytes = 1ull << 30;
   double large_process_refresh_seconds = 60;
+  std::size_t read_threads = 2;  // threads reading /proc/<pid> files at once
 };
 
 struct ShmemConfig {
-  bool scan_open_files = true;  // stat deleted files in every /proc/<pid>/fd
+  bool scan_open_files = true;  // look for deleted files in every /proc/<pid>/fd
+  double open_files_refresh_seconds = 60;  // a scan serves the scrapes of this long
 };
 
 struct CgroupConfig {

@@ -156,6 +156,7 @@ CliResult parse_cli(const std::vector<std::string>& args) {
 std::string cli_help() {
   std::string help =
       "usage: memledger_exporter [flags]\n"
+      "       memledger_exporter explain [--json] [--interval=SECONDS] [flags]  (see explain --help)\n"
       "\n"
       "Prometheus exporter that accounts for every byte of this host's memory.\n"
       "\n"

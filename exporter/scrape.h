@@ -1,7 +1,7 @@
 #pragma once
-// The scrape handler's engine: runs the enabled collectors over one Snapshot, isolates
-// their failures, adds the exporter's own metrics and serializes the exposition.
-// Concurrent scrapes share the collection in flight instead of queueing their own.
+// The scrape handler's engine: runs the enabled collectors over one Snapshot, two at a
+// time, isolates their failures, adds the exporter's own metrics and serializes the
+// exposition. Concurrent scrapes share the collection in flight instead of queueing.
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -37,7 +37,9 @@ class ScrapeRunner {
     std::uint64_t requests;
     std::uint64_t collections;
   };
+  struct CollectorRun;
   std::shared_ptr<const Exposition> collect_and_serialize(ScrapeCounts counts);
+  void run_all(Snapshot& snapshot, std::vector<CollectorRun>& runs);
   void report_failure(std::string_view collector, const std::string& message,
                       const std::string& file, std::size_t line);
   void report_success(std::string_view collector);
@@ -45,6 +47,7 @@ class ScrapeRunner {
   SourceRoots roots_;
   std::mutex collectors_mutex_;  // held for a whole collection
   std::vector<std::unique_ptr<Collector>> collectors_;
+  std::vector<double> last_seconds_;  // each collector's duration at the last scrape
   std::map<std::string, std::string, std::less<>> last_error_;  // to log each error once
 
   std::mutex flight_mutex_;

@@ -220,6 +220,7 @@ def check_queries(dashboard, rules_path, prometheus, exposition_url, job, instan
         print(f"  {status:<7} {what}{note}")
 
     print("template variables:")
+    choices = {}
     for variable in dashboard["templating"]["list"]:
         if variable["type"] != "query":
             continue
@@ -232,18 +233,22 @@ def check_queries(dashboard, rules_path, prometheus, exposition_url, job, instan
         error = r.get("error") if r.get("status") != "success" else None
         found = sorted({s.get(m.group(2)) for s in r.get("data", []) if m.group(2) in s})
         judge(f"${variable['name']} = {found}", selector, found, error)
+        choices[variable["name"]] = found
         expected = values[variable["name"]]
         if found and expected not in found:
             problems.append(f"variable {variable['name']}: {expected} not among {found}")
 
-    print("panel queries:")
+    print("panel queries (each ledger method the daemon exposes):")
+    methods = choices.get("method") or [values["method"]]
     for _, panel in panels_with_rows(dashboard):
         for target in panel["targets"]:
-            expr = substitute(target["expr"], values)
-            r = instant(prometheus, expr)
-            error = f"{r.get('errorType')}: {r.get('error')}" if r.get("status") != "success" else None
-            result = r.get("data", {}).get("result", []) if not error else []
-            judge(f"{panel['title']} [{target['refId']}] ({len(result)} series)", expr, result, error)
+            for method in methods if "$method" in target["expr"] else [values["method"]]:
+                expr = substitute(target["expr"], {**values, "method": method})
+                r = instant(prometheus, expr)
+                error = f"{r.get('errorType')}: {r.get('error')}" if r.get("status") != "success" else None
+                result = r.get("data", {}).get("result", []) if not error else []
+                title = substitute(panel["title"], {**values, "method": method})
+                judge(f"{title} [{target['refId']}] ({len(result)} series)", expr, result, error)
     return problems
 
 

@@ -10,9 +10,10 @@
 //   cgroup:     256 pipes filled inside a new memory cgroup raise its kernel memory by
 //               the pipe buffers' size;
 //   balloon:    the balloon driver of this VM is detected with its MemTotal placement;
-//   buddyinfo:  the zones' free lists add up to MemFree minus the per-CPU lists;
-//   pagecensus: a census completes within its budget, its cost per GiB is printed, and
-//               pipe buffers that no counter records raise its black-hole estimate.
+//   buddyinfo:  the zones' free lists add up to the zones' free page counters;
+//   pagecensus: a census completes, its cost per GiB is printed, its black-hole estimate
+//               agrees with the ledger's unexplained, and pipe buffers that no counter
+//               records raise it by their size.
 #include <fcntl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,6 +36,7 @@
 #include "collectors/balloon.h"
 #include "collectors/buddyinfo.h"
 #include "collectors/cgroup.h"
+#include "collectors/ledger.h"
 #include "collectors/meminfo.h"
 #include "collectors/pagecensus.h"
 #include "collectors/shmem.h"
@@ -89,6 +92,13 @@ void write_bytes(int fd, std::size_t bytes) {
   }
 }
 
+// A shmem collector that rescans the descriptors on every collection.
+Config every_scrape() {
+  Config config;
+  config.shmem.open_files_refresh_seconds = 0;
+  return config;
+}
+
 void tmpfs_test() {
   char pattern[] = "/tmp/memledger-tmpfs-XXXXXX";
   std::string dir = ::mkdtemp(pattern);
@@ -97,7 +107,7 @@ void tmpfs_test() {
     expect(false, "mount a tmpfs");
     return;
   }
-  auto collector = make_shmem_collector(Config{});
+  auto collector = make_shmem_collector(every_scrape());
   int kept = ::open((dir + "/filled").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   write_bytes(kept, 64 << 20);
   ::close(kept);
@@ -123,7 +133,7 @@ void tmpfs_test() {
 }
 
 void sysv_test() {
-  auto collector = make_shmem_collector(Config{});
+  auto collector = make_shmem_collector(every_scrape());
   double before = sample(*collector, "memledger_sysv_shm_bytes", {{"state", "resident"}});
   double orphans_before = sample(*collector, "memledger_sysv_shm_orphaned_bytes", {});
   int id = ::shmget(IPC_PRIVATE, 8 << 20, IPC_CREAT | 0600);
@@ -144,7 +154,7 @@ void sysv_test() {
 }
 
 void memfd_test() {
-  auto collector = make_shmem_collector(Config{});
+  auto collector = make_shmem_collector(every_scrape());
   double before = sample(*collector, "memledger_memfd_bytes", {});
   int fd = ::memfd_create("memledger-test", MFD_CLOEXEC);
   write_bytes(fd, 8 << 20);
@@ -253,22 +263,25 @@ void balloon_test() {
 }
 
 void buddyinfo_test() {
+  // Compared with the zones' free counters, not MemFree: on some hypervisors (this
+  // Firecracker VM) MemFree is gigabytes larger than what the zones manage.
   Snapshot snapshot(SourceRoots{});
   auto zones = parse_buddyinfo(snapshot.text(Root::proc, "buddyinfo"));
+  auto counted = parse_zoneinfo(snapshot.text(Root::proc, "zoneinfo"));
   std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  std::uint64_t free_lists = 0;
+  std::uint64_t free_lists = 0, zone_free = 0;
   for (const auto& z : zones) free_lists += z.free_pages() * page;
-  std::uint64_t memfree = parse_meminfo(snapshot.text(Root::proc, "meminfo")).bytes_or_zero("MemFree");
-  double gap = std::abs(static_cast<double>(memfree) - static_cast<double>(free_lists));
-  std::printf("buddyinfo: free lists %s, MemFree %s\n", mib(free_lists).c_str(), mib(memfree).c_str());
-  expect(gap < 64 * kMiB, "the zones' free blocks add up to MemFree (within 64 MiB of churn)");
+  for (const auto& z : counted) zone_free += z.free_pages * page;
+  double gap = std::abs(static_cast<double>(zone_free) - static_cast<double>(free_lists));
+  std::printf("buddyinfo: free lists %s, zoneinfo free pages %s\n", mib(free_lists).c_str(), mib(zone_free).c_str());
+  expect(gap < 16 * kMiB, "the zones' free blocks add up to their free page counters (within 16 MiB of churn)");
 }
 
 struct CensusReading {
   double black_hole = NAN, duration = NAN, untyped = NAN, offline = NAN;
 };
 
-CensusReading take_census() {
+CensusReading one_census() {
   Config config;
   config.pagecensus.interval_seconds = 3600;
   auto collector = make_pagecensus_collector(config);
@@ -283,6 +296,15 @@ CensusReading take_census() {
   return r;
 }
 
+// The median of three censuses by black hole: pages move between the per-CPU lists, the
+// buddy allocator and their users while a census reads, and other work on the machine
+// makes single readings noisy.
+CensusReading take_census() {
+  std::vector<CensusReading> r = {one_census(), one_census(), one_census()};
+  std::sort(r.begin(), r.end(), [](const CensusReading& a, const CensusReading& b) { return a.black_hole < b.black_hole; });
+  return r[1];
+}
+
 void pagecensus_test() {
   CensusReading before = take_census();
   if (std::isnan(before.black_hole)) {
@@ -294,14 +316,21 @@ void pagecensus_test() {
   std::printf("pagecensus: %.3f s for %.1f GiB of MemTotal: %.1f ms per GiB; black hole %s, offline pages %.0f\n",
               before.duration, memtotal / kMiB / 1024, before.duration * 1000 / (memtotal / kMiB / 1024),
               mib(before.black_hole).c_str(), before.offline);
+  Snapshot ledger_snapshot(SourceRoots{});
+  double unexplained = static_cast<double>(compute_lru_ledger(read_ledger_inputs(ledger_snapshot)).unexplained);
+  std::printf("pagecensus: ledger unexplained{lru} %s next to the census's %s\n", mib(unexplained).c_str(),
+              mib(before.black_hole).c_str());
+  expect(std::abs(unexplained - before.black_hole) < 256 * kMiB,
+         "the census's black hole agrees with the ledger's unexplained (within 256 MiB)");
   PipeHolder holder = hold_pipes(256);
   CensusReading during = take_census();
   release(holder);
   double rise = during.black_hole - before.black_hole;
-  std::printf("pagecensus: %s of pipe buffers: black hole %s -> %s (%+.1f MiB)\n", mib(holder.bytes).c_str(),
-              mib(before.black_hole).c_str(), mib(during.black_hole).c_str(), rise / kMiB);
-  expect(rise > 0.9 * holder.bytes && rise < 1.1 * holder.bytes + 16 * kMiB,
-         "the black-hole estimate rises by the pipe buffers (within 10%)");
+  std::printf("pagecensus: %s of pipe buffers: black hole %s -> %s (%+.1f MiB; untyped pages %+.0f)\n",
+              mib(holder.bytes).c_str(), mib(before.black_hole).c_str(), mib(during.black_hole).c_str(),
+              rise / kMiB, during.untyped - before.untyped);
+  expect(std::abs(rise - static_cast<double>(holder.bytes)) < 0.15 * holder.bytes,
+         "the black-hole estimate rises by the pipe buffers (within 15%)");
 }
 
 }  // namespace

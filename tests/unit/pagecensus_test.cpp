@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -30,6 +31,12 @@ class FakeProc {
     std::ofstream(root_ / "proc/kpageflags", std::ios::binary)
         .write(reinterpret_cast<const char*>(flags.data()), static_cast<std::streamsize>(flags.size() * 8));
     std::ofstream(root_ / "proc/meminfo") << "MemTotal: 1000 kB\nVmallocUsed: 8 kB\nPercpu: 4 kB\n";
+    // Every frame of the file is RAM (4 KiB pages; the test scales with the real size).
+    const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    char range[64];
+    std::snprintf(range, sizeof range, "%08llx-%08llx : System RAM\n", 0ull,
+                  static_cast<unsigned long long>(flags.size() * page - 1));
+    std::ofstream(root_ / "proc/iomem") << "00000000-00000000 : Reserved\n" << (flags.empty() ? "" : range);
     std::ofstream(root_ / "proc/zoneinfo") << "Node 0, zone   Normal\n"
                                               "  pages free     10\n"
                                               "        spanned  100\n"
@@ -67,7 +74,7 @@ TEST_CASE("the black hole is the untyped pages minus the ones the counters accou
   PageCensus census;
   std::vector<std::uint64_t> flags(1000, 0);
   flags[0] = bit(kpf::kPgtable);
-  census.add(flags.data(), flags.size());
+  census.add(flags.data(), flags.size(), 0, {});
   CHECK(census.count(PageClass::untyped) == 999);
   CHECK(census.page_table_pages == 1);
   AccountedUntyped accounted;
@@ -77,6 +84,35 @@ TEST_CASE("the black hole is the untyped pages minus the ones the counters accou
   CHECK(black_hole_estimate(census, 4096, accounted) == (999 - 310) * 4096);
   accounted.vmalloc = 2000 * 4096;
   CHECK(black_hole_estimate(census, 4096, accounted) < 0);  // signed, not clamped
+}
+
+TEST_CASE("parse_iomem_system_ram keeps the top-level System RAM ranges, in page frames") {
+  auto ram = parse_iomem_system_ram(
+      "00000000-00000fff : Reserved\n"
+      "00001000-0009fbff : System RAM\n"
+      "00100000-bfffffff : System RAM\n"
+      "  01000000-0220ffff : Kernel code\n"
+      "c0001000-eebfffff : PCI Bus 0000:00\n"
+      "100000000-63fffffff : System RAM\n",
+      4096);
+  REQUIRE(ram.size() == 3);
+  CHECK(ram[0].first == 1);
+  CHECK(ram[0].end == 0x9f);  // the partial last page is not RAM the kernel can use
+  CHECK(ram[1].first == 0x100);
+  CHECK(ram[1].end == 0xc0000);
+  CHECK(ram[2].end == 0x640000);
+  // Without CAP_SYS_ADMIN every address reads as zero: no ranges, count everything.
+  CHECK(parse_iomem_system_ram("00000000-00000000 : System RAM\n00000000-00000000 : Reserved\n", 4096).empty());
+  CHECK_THROWS_AS(parse_iomem_system_ram("zz-10 : System RAM\n", 4096), ParseError);
+}
+
+TEST_CASE("frames outside the RAM ranges count as no_page, whatever their flags") {
+  std::vector<std::uint64_t> flags(16, 0);  // the memmap of a hole reads as flagless
+  PageCensus census;
+  census.add(flags.data(), 8, 100, {{102, 104}, {106, 200}});
+  census.add(flags.data() + 8, 8, 108, {{102, 104}, {106, 200}});
+  CHECK(census.count(PageClass::untyped) == 2 + 10);
+  CHECK(census.count(PageClass::no_page) == 4);
 }
 
 TEST_CASE("the census runs in the background and the scrape serves its last result") {
@@ -108,8 +144,10 @@ TEST_CASE("the census runs in the background and the scrape serves its last resu
   CHECK(gauge_value(sink, "memledger_pagecensus_pages", {{"class", "untyped"}}) == 200);
   const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
   // Accounted: 1 page on a per-CPU list, VmallocUsed 8 kB, Percpu 4 kB (no page tables
-  // were seen flagged, and this meminfo has no PageTables line).
-  const double accounted = page + 12 * 1024;
+  // were seen flagged, and this meminfo has no PageTables line), and the RAM that is
+  // neither in MemTotal (1000 kB) nor flagged reserved (7 pages): 392 pages of RAM.
+  const double unflagged = 392 * page - 1000 * 1024 - 7 * page;
+  const double accounted = page + 12 * 1024 + unflagged;
   CHECK(gauge_value(sink, "memledger_pagecensus_accounted_untyped_bytes", {}) == accounted);
   CHECK(gauge_value(sink, "memledger_pagecensus_black_hole_bytes", {}) == 200 * page - accounted);
   CHECK(find_sample(sink, "memledger_pagecensus_runs_total", {{"outcome", "complete"}})->counter.value == 1);
@@ -138,4 +176,32 @@ TEST_CASE("a census that cannot read kpageflags fails the collector, naming the 
     }
   }
   CHECK(failed);
+}
+
+TEST_CASE("the attribution collectors' configuration keys") {
+  auto config = parse_config(
+      "collectors:\n"
+      "  pagecensus: {enabled: true, interval_seconds: 60, budget_seconds: 5}\n"
+      "  shmem: {scan_open_files: false, open_files_refresh_seconds: 0}\n"
+      "  cgroup: {top_cgroups: 3}\n"
+      "  allocinfo: {top_sites: 7}\n"
+      "  balloon: {enabled: false}\n"
+      "  buddyinfo: {enabled: true}\n",
+      "test");
+  CHECK(config.collector_enabled.at("pagecensus"));
+  CHECK_FALSE(config.collector_enabled.at("balloon"));
+  CHECK(config.pagecensus.interval_seconds == 60);
+  CHECK(config.pagecensus.budget_seconds == 5);
+  CHECK_FALSE(config.shmem.scan_open_files);
+  CHECK(config.shmem.open_files_refresh_seconds == 0);
+  CHECK(config.cgroup.top_cgroups == 3);
+  CHECK(config.allocinfo.top_sites == 7);
+  CHECK_THROWS_AS(parse_config("collectors:\n  pagecensus: {interval_seconds: 0.5}\n", "test"), ConfigError);
+  CHECK_THROWS_AS(parse_config("collectors:\n  shmem: {scan_open_files: sometimes}\n", "test"), ConfigError);
+  CHECK_THROWS_AS(parse_config("collectors:\n  buddyinfo: {top: 3}\n", "test"), ConfigError);
+  // The embedded default: the census is off, everything else on.
+  auto defaults = default_config();
+  CHECK_FALSE(defaults.collector_enabled.at("pagecensus"));
+  CHECK(defaults.collector_enabled.at("shmem"));
+  CHECK(defaults.pagecensus.interval_seconds == 900);
 }

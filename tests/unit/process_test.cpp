@@ -473,6 +473,61 @@ TEST_CASE("process collector regroups a renamed process and forgets exited ones"
   CHECK(memory(scrape(*collector, tree.root()), "second", "pss") == 80 * KiB);
 }
 
+// The exposition without the one sample that measures time.
+std::string without_read_time(const MetricSink& sink) {
+  std::string text = prometheus::TextSerializer().Serialize(sink.families());
+  std::string kept;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin) + 1;
+    std::string_view line(text.data() + begin, end - begin);
+    if (line.rfind("memledger_process_smaps_read_seconds ", 0) != 0) kept.append(line);
+    begin = end;
+  }
+  return kept;
+}
+
+TEST_CASE("process collector: two reading threads give what one gives") {
+  ProcTree tree;
+  for (int pid = 100; pid < 400; ++pid) {
+    tree.add(pid, "group" + std::to_string(pid % 23), 10 + pid, 40 + 3 * pid);
+  }
+  fs::create_directories(tree.root() / "399");
+  fs::remove(tree.root() / "399" / "stat");  // exited between the listing and the reading
+  Config one = default_config();
+  one.process.read_threads = 1;
+  one.process.smaps_budget_seconds = 1000;
+  Config two = one;
+  two.process.read_threads = 2;
+  auto single = make_process_collector(one);
+  auto parallel = make_process_collector(two);
+  for (int scrape_number = 0; scrape_number < 2; ++scrape_number) {
+    auto expected = scrape(*single, tree.root());
+    auto got = scrape(*parallel, tree.root());
+    CHECK(state(got, "measured") == 299);
+    CHECK(state(got, "vanished") == 1);
+    CHECK(without_read_time(got) == without_read_time(expected));
+  }
+}
+
+TEST_CASE("process collector: a malformed file read on any thread fails the collector") {
+  ProcTree tree;
+  for (int pid = 100; pid < 400; ++pid) tree.add(pid, "worker", 10, 40);
+  std::ofstream(tree.root() / "371" / "smaps_rollup") << "Pss: lots kB\n";
+  Config config = default_config();
+  config.process.read_threads = 2;
+  auto collector = make_process_collector(config);
+  Snapshot snapshot(SourceRoots{tree.root(), tree.root() / "no-sysfs"});
+  MetricSink sink;
+  try {
+    collector->collect(snapshot, sink);
+    FAIL("no CollectError");
+  } catch (const CollectError& e) {
+    CHECK(e.file() == (tree.root() / "371" / "smaps_rollup").string());
+    CHECK(e.line() == 1);
+  }
+}
+
 TEST_CASE("process configuration: keys, defaults and errors with line and column") {
   auto config = parse_config(R"(collectors:
   process:
@@ -481,6 +536,7 @@ TEST_CASE("process configuration: keys, defaults and errors with line and column
     smaps_budget_seconds: 0.25
     large_process_rss_bytes: 1048576
     large_process_refresh_seconds: 10
+    read_threads: 1
     rules:
       - {match: cmdline, regex: 'java .*-jar ([^ ]+)', name: 'java-$1'}
 )",
@@ -490,6 +546,7 @@ TEST_CASE("process configuration: keys, defaults and errors with line and column
   CHECK(config.process.smaps_budget_seconds == 0.25);
   CHECK(config.process.large_process_rss_bytes == 1048576);
   CHECK(config.process.large_process_refresh_seconds == 10);
+  CHECK(config.process.read_threads == 1);
   REQUIRE(config.process.rules.size() == 1);
   CHECK(config.process.rules[0].field == ProcessGroupRule::Field::cmdline);
   CHECK(config.process.rules[0].name_template == "java-$1");
@@ -498,6 +555,7 @@ TEST_CASE("process configuration: keys, defaults and errors with line and column
   CHECK(defaults.group_by == ProcessGroupBy::name);
   CHECK(defaults.top_groups == 50);
   CHECK(defaults.rules.empty());
+  CHECK(defaults.read_threads == 2);
 
   auto error_of = [](std::string_view yaml) {
     try {
@@ -518,5 +576,7 @@ TEST_CASE("process configuration: keys, defaults and errors with line and column
   CHECK(std::get<0>(error_of("collectors:\n  process:\n    group_by: pid\n")) == 3);
   CHECK(std::get<0>(error_of("collectors:\n  process:\n    rules:\n      - {match: argv, regex: a, name: x}\n")) == 4);
   CHECK(std::get<0>(error_of("collectors:\n  process:\n    smaps_budget_seconds: 1s\n")) == 3);
+  CHECK(std::get<2>(error_of("collectors:\n  process:\n    read_threads: 0\n")) ==
+        "read_threads must be at least 1");
   CHECK(std::get<0>(error_of("collectors:\n  process:\n    rules:\n      - {match: comm, regex: a}\n")) == 4);
 }

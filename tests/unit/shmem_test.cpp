@@ -23,6 +23,7 @@ class FakeProbe final : public ShmemProbe {
   std::map<std::string, FilesystemUsage> usage_by_path;
   std::map<std::string, std::vector<OpenFile>> files_by_fd_directory;
   std::vector<std::string> asked;
+  int fd_listings = 0;
 
   std::optional<FilesystemUsage> usage(const std::string& path, std::uint32_t, std::uint32_t) override {
     asked.push_back(path);
@@ -31,6 +32,7 @@ class FakeProbe final : public ShmemProbe {
     return it->second;
   }
   bool deleted_open_files(const std::string& fd_directory, std::vector<OpenFile>& out) override {
+    ++fd_listings;
     auto it = files_by_fd_directory.find(fd_directory);
     if (it == files_by_fd_directory.end()) return false;
     out.insert(out.end(), it->second.begin(), it->second.end());
@@ -166,4 +168,22 @@ TEST_CASE("scan_open_files: false leaves /proc/<pid>/fd alone") {
   collector->collect(snapshot, sink);
   CHECK(sample_count(sink, "memledger_memfd_bytes") == 0);
   CHECK(sample_count(sink, "memledger_tmpfs_deleted_open_files") == 0);
+}
+
+TEST_CASE("one scan of the descriptors serves the scrapes of open_files_refresh_seconds") {
+  for (double refresh : {60.0, 0.0}) {
+    auto probe = std::make_unique<FakeProbe>();
+    FakeProbe* fake = probe.get();
+    Config config;
+    config.shmem.open_files_refresh_seconds = refresh;
+    auto collector = make_shmem_collector_with_probe(config, std::move(probe));
+    for (int scrape = 0; scrape < 3; ++scrape) {
+      Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});
+      MetricSink sink;
+      collector->collect(snapshot, sink);
+      CHECK(gauge_value(sink, "memledger_shmem_open_files_scan_age_seconds", {}) >= 0);
+    }
+    // The fixture has one pid directory ("1"): one listing per scan.
+    CHECK(fake->fd_listings == (refresh > 0 ? 1 : 3));
+  }
 }
