@@ -417,7 +417,7 @@ void TlsFront::accept_loop() {
         --active_;
         changed_.notify_all();
       }).detach();
-    } catch (const std::system_error& e) {
+    } catch (const std::system_error&) {  // no thread: refuse this one connection
       ::close(fd);
       std::lock_guard lock(mutex_);
       --active_;

@@ -52,16 +52,20 @@ with Daemon(*flags) as daemon:
     rss_before, fds_before = daemon.rss_kib(), daemon.fd_count()
     start = time.monotonic()
     peak = rss_before
+    series = []  # RSS every tenth of the run: a leak climbs, allocator noise wanders
     for i in range(args.scrapes):
         scrape()
         if i % 100 == 0:
             peak = max(peak, daemon.rss_kib())
+        if (i + 1) % max(args.scrapes // 10, 1) == 0:
+            series.append(daemon.rss_kib())
     took = time.monotonic() - start
     time.sleep(1.5)
     rss_after, fds_after = daemon.rss_kib(), daemon.fd_count()
     print("%d scrapes (%s) in %.0fs: RSS %d -> %d KiB (%+d KiB, peak %d), fds %d -> %d"
           % (args.scrapes, "HTTP" if args.plain_http else "HTTPS + basic auth", took, rss_before,
              rss_after, rss_after - rss_before, peak, fds_before, fds_after))
+    print("RSS every %d scrapes (KiB): %s" % (max(args.scrapes // 10, 1), " ".join(map(str, series))))
     check(rss_after - rss_before <= args.max_rss_growth_kib,
           "RSS grew by %d KiB" % (rss_after - rss_before))
     check(fds_after == fds_before, "file descriptors went from %d to %d" % (fds_before, fds_after))

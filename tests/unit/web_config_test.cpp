@@ -160,3 +160,13 @@ TEST_CASE("yaml-cpp's own exceptions come out of both parsers as ConfigError") {
     CHECK_THROWS_AS(parse_web_config(yaml, "w.yml", ""), ConfigError);
   }
 }
+
+TEST_CASE("parse_cli takes --web.config.file and --web.request-timeout") {
+  auto cli = parse_cli({"--web.config.file=/etc/web.yml", "--web.request-timeout", "750ms"});
+  REQUIRE(cli.error.empty());
+  CHECK(cli.options.web_config_file == "/etc/web.yml");
+  CHECK(cli.options.http.request_timeout_ms == 750);
+  CHECK_FALSE(parse_cli({"--web.request-timeout=10"}).error.empty());   // no unit
+  CHECK_FALSE(parse_cli({"--web.request-timeout=50ms"}).error.empty()); // below 100ms
+  CHECK_FALSE(parse_cli({"--web.config.file"}).error.empty());          // no value
+}
