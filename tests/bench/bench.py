@@ -4,21 +4,24 @@ and its peers, with N extra idle processes, on this host, in one run.
 
 For each N it
   1. starts N idle processes (`bench_tool idle N`: `sleep infinity` children);
-  2. records the file operations of one full scrape (every collector at its default,
-     the smaps budget unbounded so that every process is read) with strace;
-  3. replays exactly those operations with `bench_tool floor` (1 thread, then 2): the
-     floor, i.e. what the kernel charges to produce the files and nothing else;
-  4. scrapes, one at a time, each daemon on a loopback port: memledger_exporter with its
-     default configuration, memledger_exporter with the budget unbounded (the same files
-     as the floor), node_exporter with its memory collectors, process-exporter with
-     -gather-smaps=true and one group per comm;
+  2. starts the daemons, each on a loopback port: memledger_exporter with its default
+     configuration, with the smaps budget unbounded (every process read: the same files
+     as the floor), and the same with read_threads 1; node_exporter with its memory
+     collectors; process-exporter with -gather-smaps=true and one group per comm;
+  3. records with strace the file operations of one steady-state scrape of the unbounded
+     memledger_exporter, for `bench_tool floor` to replay on 1 and on 2 threads: the
+     floor, what the kernel charges to produce the files and nothing else;
+  4. measures every subject in rounds that rotate over all of them;
 and prints a Markdown table of scrape latency (client side, gzip as Prometheus asks),
 CPU per scrape (the daemon's utime/stime over the scrapes), resident memory after the
 scrapes, the ratios, and the issue's targets with their verdicts.
 
-Needs root (every process's smaps_rollup), strace, and for the peers the Debian packages
-prometheus-node-exporter and prometheus-process-exporter (absent: their rows say so).
-Raises kernel.pid_max / kernel.threads-max only when N does not fit, and restores them.
+Everything runs at SCHED_FIFO priority 1 unless --no-realtime: on a busy host other work
+would otherwise preempt the scrapes and the wall times would measure it.
+Needs root (every process's smaps_rollup, SCHED_FIFO), strace, and for the peers the
+Debian packages prometheus-node-exporter and prometheus-process-exporter (rows left out
+when absent). Raises kernel.pid_max / kernel.threads-max only when N does not fit, and
+restores them.
 """
 import argparse
 import contextlib
@@ -166,15 +169,14 @@ class Daemon:
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.argv, stdout=self.log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.argv[0]} exited at start, see {self.log_path}")
+        while self.proc.poll() is None and time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"{self.argv[0]} did not listen on port {self.port}")
+        self.__exit__()
+        raise RuntimeError(f"{self.argv[0]} did not listen on port {self.port}, see {self.log_path}")
 
     def __exit__(self, *exc):
         self.proc.send_signal(signal.SIGTERM)
@@ -251,7 +253,7 @@ OPENAT = re.compile(r'openat\((?:AT_FDCWD|\d+)<[^>]*>, "([^"]*)", ([A-Z_|]+)')
 AT_DIRFD = re.compile(r'(readlinkat|newfstatat)\(\d+<([^>]*)>, "([^"]+)"')
 AT_CWD = re.compile(r'newfstatat\(AT_FDCWD<[^>]*>, "([^"]+)"')
 STATFS = re.compile(r'statfs\("([^"]+)"')
-SOURCES = ("/proc", "/sys")
+SOURCES = ("/proc/", "/sys/")
 
 
 def is_source(path):
