@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
@@ -47,11 +48,17 @@ bool accepts_gzip(mg_connection* conn) {
   return header && std::strstr(header, "gzip") != nullptr;
 }
 
+struct Header {
+  const char* name;
+  const char* value;
+};
+
+// `content_type` must be NUL-terminated (the constants below are).
 void send(mg_connection* conn, int status, std::string_view content_type,
-          const std::string& body, bool gzipped, bool head_only) {
+          const std::string& body, bool head_only, std::initializer_list<Header> extra = {}) {
   mg_response_header_start(conn, status);
   mg_response_header_add(conn, "Content-Type", content_type.data(), -1);
-  if (gzipped) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+  for (const auto& header : extra) mg_response_header_add(conn, header.name, header.value, -1);
   std::string length = std::to_string(body.size());
   mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
   mg_response_header_send(conn);
@@ -83,33 +90,30 @@ class RootHandler final : public CivetHandler {
     std::string_view uri = request->local_uri ? request->local_uri : "";
     try {
       if (relayed_only_ && !relayed(*request)) {
-        send(conn, 403, kTextType, "this port only serves the HTTPS listener\n", false, head_only);
+        send(conn, 403, kTextType, "this port only serves the HTTPS listener\n", head_only);
         return true;
       }
       if (!authorized(conn)) {
-        mg_response_header_start(conn, 401);
-        mg_response_header_add(conn, "WWW-Authenticate", "Basic realm=\"memledger_exporter\"", -1);
-        mg_response_header_add(conn, "Content-Type", kTextType.data(), -1);
-        mg_response_header_add(conn, "Content-Length", "13", -1);
-        mg_response_header_send(conn);
-        if (!head_only) mg_write(conn, "Unauthorized\n", 13);
+        send(conn, 401, kTextType, "Unauthorized\n", head_only,
+             {{"WWW-Authenticate", "Basic realm=\"memledger_exporter\""}});
         return true;
       }
       if (uri == telemetry_path_) {
         auto exposition = runner_.scrape();
         if (accepts_gzip(conn)) {
-          send(conn, 200, kMetricsType, gzip_compress(exposition->text), true, head_only);
+          send(conn, 200, kMetricsType, gzip_compress(exposition->text), head_only,
+               {{"Content-Encoding", "gzip"}});
         } else {
-          send(conn, 200, kMetricsType, exposition->text, false, head_only);
+          send(conn, 200, kMetricsType, exposition->text, head_only);
         }
       } else if (uri == "/") {
-        send(conn, 200, "text/html; charset=utf-8", landing_page(), false, head_only);
+        send(conn, 200, "text/html; charset=utf-8", landing_page(), head_only);
       } else {
-        send(conn, 404, kTextType, "404 page not found\n", false, head_only);
+        send(conn, 404, kTextType, "404 page not found\n", head_only);
       }
     } catch (const std::exception& e) {
       log_event(spdlog::level::err, "request failed", {{"uri", uri}, {"err", e.what()}});
-      send(conn, 500, kTextType, "internal error\n", false, head_only);
+      send(conn, 500, kTextType, "internal error\n", head_only);
     }
     return true;
   }

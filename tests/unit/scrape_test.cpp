@@ -94,7 +94,8 @@ TEST_CASE("a broken source fails only its collectors, logs the file once, and th
     std::vector<std::string> failing;
     std::string log_line;  // expected line=... in the log
   };
-  const std::string elf("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\xff\xfe", 20);
+  static constexpr char kElfHeader[] = "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\xff\xfe";
+  const std::string elf(kElfHeader, sizeof kElfHeader - 1);
   auto damage = GENERATE_COPY(values<Damage>({
       {"meminfo", "MemTotal:       24684084 kB\nMemFree:   12", {"meminfo", "lru", "ledger"}, "line=2"},
       {"meminfo", "", {"meminfo", "lru", "ledger"}, "line=-"},
