@@ -1,6 +1,7 @@
 #include "collectors/cgroup.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "collectors/hugepages.h"
 #include "collectors/lru.h"
@@ -32,11 +33,17 @@ CgroupKernelMemory cgroup_v2_kernel_memory(std::string path, std::string_view me
     auto value = stat.get(part);
     if (!value) continue;  // older kernels lack some (percpu 5.9, zswap 5.19, sec_pagetables 6.0)
     out.items.emplace_back(part, non_negative(*value));
-    parts += non_negative(*value);
+    // A value read from a file may be absurd: saturate instead of wrapping around.
+    if (__builtin_add_overflow(parts, non_negative(*value), &parts)) parts = UINT64_MAX;
   }
   if (auto sock = stat.get("sock")) out.items.emplace_back("sock", non_negative(*sock));
   if (kernel) {
-    out.residual = *kernel - static_cast<std::int64_t>(parts);
+    std::int64_t residual;
+    const std::int64_t subtracted = parts > static_cast<std::uint64_t>(INT64_MAX)
+                                        ? INT64_MAX
+                                        : static_cast<std::int64_t>(parts);
+    if (__builtin_sub_overflow(*kernel, subtracted, &residual)) residual = INT64_MIN;
+    out.residual = residual;
     out.rank_bytes = non_negative(*out.residual);
   } else {
     out.rank_bytes = parts;

@@ -123,3 +123,10 @@ TEST_CASE("no memory controller: the collector reports nothing and succeeds") {
   make_cgroup_collector(Config{})->collect(snapshot, sink);
   CHECK(sink.families().empty());
 }
+
+TEST_CASE("absurd memory.stat values saturate instead of overflowing (fuzzer finding)") {
+  auto c = cgroup_v2_kernel_memory(
+      "/x", "kernel 1\nvmalloc 9223372036854775807\npercpu 9223372036854775807\n");
+  REQUIRE(c.residual);
+  CHECK(*c.residual == 1 - INT64_MAX);
+}
