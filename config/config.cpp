@@ -9,6 +9,7 @@
 
 #include "collectors/process.h"
 #include "collectors/snapshot.h"
+#include "config/yaml_reader.h"
 
 namespace memledger {
 
@@ -23,48 +24,6 @@ ConfigError::ConfigError(const std::string& source, std::size_t line, std::size_
 
 namespace {
 
-class Reader {
- public:
-  explicit Reader(std::string_view source) : source_(source) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
-    const YAML::Mark mark = node.Mark();
-    bool known = mark.line >= 0;
-    throw ConfigError(source_, known ? mark.line + 1 : 0, known ? mark.column + 1 : 0, what);
-  }
-
-  void expect_map(const YAML::Node& node, std::string_view where) const {
-    if (!node.IsMap()) fail(node, std::string(where) + " must be a mapping");
-  }
-
-  void reject_unknown(const YAML::Node& node, std::string_view where,
-                      const std::set<std::string_view>& known) const {
-    for (const auto& kv : node) {
-      auto key = kv.first.as<std::string>();
-      if (!known.count(key)) fail(kv.first, "unknown key \"" + key + "\" in " + std::string(where));
-    }
-  }
-
-  template <class T>
-  T scalar(const YAML::Node& node, std::string_view key, std::string_view type_name) const {
-    if (!node.IsScalar()) fail(node, std::string(key) + " must be " + std::string(type_name));
-    try {
-      return node.as<T>();
-    } catch (const YAML::Exception&) {
-      fail(node, std::string(key) + " must be " + std::string(type_name) + ", got \"" +
-                     node.Scalar() + "\"");
-    }
-  }
-
-  std::size_t count(const YAML::Node& node, std::string_view key) const {
-    auto v = scalar<long long>(node, key, "a non-negative integer");
-    if (v < 0) fail(node, std::string(key) + " must be a non-negative integer");
-    return static_cast<std::size_t>(v);
-  }
-
- private:
-  std::string source_;
-};
 
 // Every collector's section and the keys it takes besides "enabled".
 const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = {
@@ -86,15 +45,15 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"pagecensus", {"interval_seconds", "budget_seconds"}},
 };
 
-double seconds(const Reader& r, const YAML::Node& node, std::string_view key) {
+double seconds(const YamlReader& r, const YAML::Node& node, std::string_view key) {
   auto v = r.scalar<double>(node, key, "a number of seconds");
   if (!(v >= 0)) r.fail(node, std::string(key) + " must be a non-negative number of seconds");
   return v;
 }
 
-ProcessGroupRule parse_process_rule(const Reader& r, const YAML::Node& node) {
+ProcessGroupRule parse_process_rule(const YamlReader& r, const YAML::Node& node) {
   r.expect_map(node, "collectors.process.rules[]");
-  r.reject_unknown(node, "collectors.process.rules[]", {"match", "regex", "name"});
+  r.check_keys(node, "collectors.process.rules[]", {"match", "regex", "name"});
   ProcessGroupRule rule;
   const YAML::Node match = node["match"];
   const YAML::Node regex = node["regex"];
@@ -126,7 +85,7 @@ ProcessGroupRule parse_process_rule(const Reader& r, const YAML::Node& node) {
   return rule;
 }
 
-void parse_process(const Reader& r, const YAML::Node& node, ProcessConfig& process) {
+void parse_process(const YamlReader& r, const YAML::Node& node, ProcessConfig& process) {
   if (auto by = node["group_by"]) {
     auto value = r.scalar<std::string>(by, "group_by", "name, cgroup, unit or user");
     if (value == "name") {
@@ -161,7 +120,7 @@ void parse_process(const Reader& r, const YAML::Node& node, ProcessConfig& proce
   }
 }
 
-void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& node,
+void parse_collector(const YamlReader& r, const YAML::Node& key, const YAML::Node& node,
                      Config& config) {
   std::string name = key.as<std::string>();
   auto schema = kCollectorSchema.find(name);
@@ -171,7 +130,7 @@ void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& n
   r.expect_map(node, where);
   std::set<std::string_view> known = schema->second;
   known.insert("enabled");
-  r.reject_unknown(node, where, known);
+  r.check_keys(node, where, known);
   if (auto enabled = node["enabled"]) {
     config.collector_enabled[name] = r.scalar<bool>(enabled, "enabled", "true or false");
   }
@@ -207,7 +166,7 @@ void parse_collector(const Reader& r, const YAML::Node& key, const YAML::Node& n
 }  // namespace
 
 Config parse_config(std::string_view yaml, std::string_view source) {
-  Reader r(source);
+  YamlReader r(source);
   // Not only Load throws: yaml-cpp's conversions do too (a mapping used as a key, found by
   // tests/fuzz/parse_config_fuzz.cpp, aborted the daemon). All of them are ConfigErrors.
   try {
@@ -215,7 +174,7 @@ Config parse_config(std::string_view yaml, std::string_view source) {
     Config config;
     if (root.IsNull()) return config;
     r.expect_map(root, "the top level");
-    r.reject_unknown(root, "the top level", {"collectors"});
+    r.check_keys(root, "the top level", {"collectors"});
     if (auto collectors = root["collectors"]) {
       if (collectors.IsNull()) return config;
       r.expect_map(collectors, "collectors");

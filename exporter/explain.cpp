@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "exporter/logging.h"
 #include "collectors/errors.h"
 #include "collectors/metric_sink.h"
 #include "collectors/registry.h"
@@ -462,28 +463,6 @@ std::string render_text(const Report& r, bool color) {
 
 // ---- JSON ---------------------------------------------------------------------------
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // Byte figures are integers in the exposition; anything else keeps its fraction.
 std::string json_number(double v) {
   char buf[40];
@@ -499,18 +478,18 @@ std::string json_rows(const std::vector<Row>& rows, std::string_view key) {
   std::string out = "[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (i) out += ",";
-    out += "{" + json_string(key) + ":" + json_string(rows[i].name) + ",\"bytes\":" + json_number(rows[i].bytes) + "}";
+    out += "{" + json_quote(key) + ":" + json_quote(rows[i].name) + ",\"bytes\":" + json_number(rows[i].bytes) + "}";
   }
   return out + "]";
 }
 
 std::string render_json(const Report& r) {
   std::string out = "{\"memtotal_bytes\":" + json_number(r.memtotal);
-  out += ",\"ledger\":{\"method\":" + json_string(r.method) + ",\"categories\":[";
+  out += ",\"ledger\":{\"method\":" + json_quote(r.method) + ",\"categories\":[";
   for (std::size_t i = 0; i < r.ledger.size(); ++i) {
     if (i) out += ",";
     const auto& row = r.ledger[i];
-    out += "{\"category\":" + json_string(row.name) + ",\"bytes\":" + json_number(row.bytes) +
+    out += "{\"category\":" + json_quote(row.name) + ",\"bytes\":" + json_number(row.bytes) +
            ",\"share\":" + json_number(r.memtotal > 0 ? row.bytes / r.memtotal : 0);
     if (auto it = r.change.find(row.name); it != r.change.end()) {
       out += ",\"change_bytes\":" + json_number(it->second);
@@ -524,7 +503,7 @@ std::string render_json(const Report& r) {
   for (std::size_t i = 0; i < r.sections.size(); ++i) {
     if (i) out += ",";
     const auto& s = r.sections[i];
-    out += json_string(s.key) + ":{\"rows\":" + json_rows(s.rows, "name");
+    out += json_quote(s.key) + ":{\"rows\":" + json_rows(s.rows, "name");
     if (s.total) out += ",\"total_bytes\":" + json_number(*s.total);
     out += "}";
   }
@@ -532,12 +511,12 @@ std::string render_json(const Report& r) {
   for (std::size_t i = 0; i < r.verdict.size(); ++i) {
     if (i) out += ",";
     out += "{\"abnormal\":" + std::string(r.verdict[i].abnormal ? "true" : "false") +
-           ",\"finding\":" + json_string(r.verdict[i].text) + "}";
+           ",\"finding\":" + json_quote(r.verdict[i].text) + "}";
   }
   out += "],\"failed_collectors\":[";
   for (std::size_t i = 0; i < r.failed.size(); ++i) {
     if (i) out += ",";
-    out += json_string(r.failed[i]);
+    out += json_quote(r.failed[i]);
   }
   return out + "]}\n";
 }

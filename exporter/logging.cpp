@@ -83,6 +83,13 @@ std::string_view level_name(spdlog::level::level_enum level) {
 
 }  // namespace
 
+std::string json_quote(std::string_view value) {
+  std::string out = "\"";
+  append_escaped(out, value, true);
+  out += '"';
+  return out;
+}
+
 std::string render_logfmt(std::string_view level, std::string_view msg,
                           std::initializer_list<LogField> fields) {
   std::string out;

@@ -20,6 +20,9 @@ void setup_logging(spdlog::level::level_enum level, LogFormat format);
 void log_event(spdlog::level::level_enum level, std::string_view msg,
                std::initializer_list<LogField> fields = {});
 
+// A JSON string literal (quotes included) of arbitrary bytes; control characters escaped.
+std::string json_quote(std::string_view value);
+
 // Pure renderers, exposed for tests.
 std::string render_logfmt(std::string_view level, std::string_view msg,
                           std::initializer_list<LogField> fields);

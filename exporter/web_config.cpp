@@ -8,57 +8,19 @@
 
 #include "collectors/snapshot.h"
 #include "config/config.h"
+#include "config/yaml_reader.h"
 
 namespace memledger {
 
 namespace {
 
-class Reader {
- public:
-  explicit Reader(std::string_view source) : source_(source) {}
+// Keys of the exporter-toolkit format this exporter does not implement: said plainly
+// rather than "unknown", since the file may be shared with Go exporters.
+const std::set<std::string_view> kToolkitOnly = {
+    "cert", "key", "client_ca", "cipher_suites", "curve_preferences",
+    "prefer_server_cipher_suites", "client_allowed_sans", "http_server_config", "rate_limit"};
 
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
-    const YAML::Mark mark = node.Mark();
-    bool known = mark.line >= 0;
-    throw ConfigError(source_, known ? mark.line + 1 : 0, known ? mark.column + 1 : 0, what);
-  }
-
-  void expect_map(const YAML::Node& node, std::string_view where) const {
-    if (!node.IsMap()) fail(node, std::string(where) + " must be a mapping");
-  }
-
-  // Unknown keys are errors (an empty `known` accepts any key); so are duplicates, which
-  // yaml-cpp would silently merge.
-  void check_keys(const YAML::Node& node, std::string_view where,
-                  const std::set<std::string_view>& known) const {
-    std::set<std::string> seen;
-    for (const auto& kv : node) {
-      if (!kv.first.IsScalar()) fail(kv.first, std::string(where) + " keys must be strings");
-      auto key = kv.first.Scalar();
-      if (!seen.insert(key).second) fail(kv.first, "duplicate key \"" + key + "\" in " + std::string(where));
-      if (known.empty() || known.count(key)) continue;
-      if (kToolkitOnly.count(key)) {
-        fail(kv.first, "\"" + key + "\" (exporter-toolkit) is not supported by memledger_exporter");
-      }
-      fail(kv.first, "unknown key \"" + key + "\" in " + std::string(where));
-    }
-  }
-
-  std::string string(const YAML::Node& node, std::string_view key) const {
-    if (!node.IsScalar()) fail(node, std::string(key) + " must be a string");
-    return node.Scalar();
-  }
-
- private:
-  // Keys of the exporter-toolkit format this exporter does not implement: say so plainly
-  // rather than "unknown", since the file may be shared with Go exporters.
-  inline static const std::set<std::string_view> kToolkitOnly = {
-      "cert", "key", "client_ca", "cipher_suites", "curve_preferences",
-      "prefer_server_cipher_suites", "client_allowed_sans", "http_server_config", "rate_limit"};
-  std::string source_;
-};
-
-std::uint16_t parse_tls_version(const Reader& r, const YAML::Node& node, std::string_view key) {
+std::uint16_t parse_tls_version(const YamlReader& r, const YAML::Node& node, std::string_view key) {
   auto name = r.string(node, key);
   for (std::uint16_t v = 0x0301; v <= 0x0304; ++v) {
     if (name == tls_version_name(v)) return v;
@@ -66,7 +28,7 @@ std::uint16_t parse_tls_version(const Reader& r, const YAML::Node& node, std::st
   r.fail(node, std::string(key) + " must be TLS10, TLS11, TLS12 or TLS13, got \"" + name + "\"");
 }
 
-ClientAuth parse_client_auth(const Reader& r, const YAML::Node& node) {
+ClientAuth parse_client_auth(const YamlReader& r, const YAML::Node& node) {
   static const std::map<std::string_view, ClientAuth> names = {
       {"NoClientCert", ClientAuth::none},
       {"RequestClientCert", ClientAuth::request},
@@ -88,13 +50,14 @@ std::string resolve(std::string_view base_directory, const std::string& file) {
   return (std::filesystem::path(base_directory) / file).string();
 }
 
-std::optional<TlsServerConfig> parse_tls(const Reader& r, const YAML::Node& node,
+std::optional<TlsServerConfig> parse_tls(const YamlReader& r, const YAML::Node& node,
                                          std::string_view base_directory) {
   if (node.IsNull()) return std::nullopt;
   r.expect_map(node, "tls_server_config");
   r.check_keys(node, "tls_server_config",
                {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version",
-                "max_version"});
+                "max_version"},
+               kToolkitOnly);
   if (node.size() == 0) return std::nullopt;
   TlsServerConfig tls;
   if (auto n = node["cert_file"]) tls.cert_file = resolve(base_directory, r.string(n, "cert_file"));
@@ -152,14 +115,14 @@ std::string_view tls_version_name(std::uint16_t version) {
 
 WebConfig parse_web_config(std::string_view yaml, std::string_view source,
                            std::string_view base_directory) {
-  Reader r(source);
+  YamlReader r(source);
   // yaml-cpp throws from conversions as well as from Load: all of it is a ConfigError.
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
     WebConfig config;
     if (root.IsNull()) return config;
     r.expect_map(root, "the top level");
-    r.check_keys(root, "the top level", {"tls_server_config", "basic_auth_users"});
+    r.check_keys(root, "the top level", {"tls_server_config", "basic_auth_users"}, kToolkitOnly);
     if (auto tls = root["tls_server_config"]) config.tls = parse_tls(r, tls, base_directory);
     if (auto users = root["basic_auth_users"]; users && !users.IsNull()) {
       r.expect_map(users, "basic_auth_users");
