@@ -221,9 +221,7 @@ auto optional_input(Snapshot& snapshot, std::string_view file, Parse&& parse)
   }
 }
 
-}  // namespace
-
-LedgerInputs read_ledger_inputs(Snapshot& snapshot) {
+LedgerInputs parse_ledger_inputs(Snapshot& snapshot) {
   LedgerInputs in;
   in.page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   in.meminfo = parse_file(snapshot, Root::proc, "meminfo", parse_meminfo);
@@ -252,6 +250,12 @@ LedgerInputs read_ledger_inputs(Snapshot& snapshot) {
     // nr_balloon_pages still count.
   }
   return in;
+}
+
+}  // namespace
+
+const LedgerInputs& read_ledger_inputs(Snapshot& snapshot) {
+  return snapshot.derived<LedgerInputs>("ledger_inputs", [&] { return parse_ledger_inputs(snapshot); });
 }
 
 void emit_ledger(MetricSink& sink, const Ledger& ledger) {
@@ -284,7 +288,7 @@ class LedgerCollector final : public Collector {
  public:
   std::string_view name() const override { return "ledger"; }
   void collect(Snapshot& snapshot, MetricSink& sink) override {
-    LedgerInputs inputs = read_ledger_inputs(snapshot);
+    const LedgerInputs& inputs = read_ledger_inputs(snapshot);
     emit_ledger(sink, compute_lru_ledger(inputs));
     emit_ledger(sink, compute_cache_ledger(inputs));
   }

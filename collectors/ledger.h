@@ -70,7 +70,8 @@ Ledger compute_pss_ledger(const LedgerInputs& inputs, std::uint64_t pss_total_by
 
 // Reads every input through the snapshot (each file once per scrape, shared with the
 // collectors that export the same files). Throws CollectError when /proc/meminfo fails.
-LedgerInputs read_ledger_inputs(Snapshot& snapshot);
+// Computed once per snapshot: the ledger and the process collector's pss ledger share it.
+const LedgerInputs& read_ledger_inputs(Snapshot& snapshot);
 
 // memledger_ledger_bytes{method,category}, memledger_unexplained_bytes{method},
 // memledger_unexplained_uncertainty_bytes{method}, memledger_ledger_fallback{method,input}.

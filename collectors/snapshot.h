@@ -54,6 +54,22 @@ class Snapshot {
   // How many distinct files this snapshot read from disk (tests assert one read each).
   std::size_t files_read() const;
 
+  // A value derived from this scrape's readings, computed once however many collectors
+  // ask (the ledger's inputs are parsed for the ledger and the pss ledger alike). Each key
+  // names one type. If compute throws, the next caller computes again.
+  template <class T, class Compute>
+  const T& derived(std::string_view key, Compute&& compute) {
+    Derived* slot;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = derived_.find(key);
+      if (it == derived_.end()) it = derived_.emplace(std::string(key), std::make_unique<Derived>()).first;
+      slot = it->second.get();
+    }
+    std::call_once(slot->once, [&] { slot->value = std::make_shared<T>(compute()); });
+    return *static_cast<const T*>(slot->value.get());
+  }
+
  private:
   struct Entry {
     std::once_flag once;
@@ -63,8 +79,13 @@ class Snapshot {
     std::once_flag once;
     std::vector<std::string> names;
   };
+  struct Derived {
+    std::once_flag once;
+    std::shared_ptr<const void> value;
+  };
   SourceRoots roots_;
   mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Derived>, std::less<>> derived_;
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> files_;
   std::map<std::string, std::unique_ptr<Listing>, std::less<>> listings_;
 };
