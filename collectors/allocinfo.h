@@ -10,22 +10,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "procfs/allocinfo.h"
 #include "config/config.h"
 
 namespace memledger {
-
-struct AllocSite {
-  std::string site;      // "mm/slub.c:2345"
-  std::string module;    // "" for the kernel itself, else the module name ("[xfs]" -> "xfs")
-  std::string function;  // "func:" field
-  std::int64_t bytes = 0;        // signed in the kernel (per-CPU counters summed)
-  std::uint64_t allocations = 0;  // live allocations ("calls")
-  bool accurate = true;           // false: the kernel marks the counters incomplete
-};
-
-// Format versions 1.x and 2.x. Throws ParseError on an unknown version or a malformed
-// line.
-std::vector<AllocSite> parse_allocinfo(std::string_view text);
 
 // The `limit` sites with the most bytes (ties by site and function), then one named
 // "other" holding the rest, so the list sums to the file's total.

@@ -12,21 +12,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "procfs/mountinfo.h"
 #include "config/config.h"
 
 namespace memledger {
-
-// One line of /proc/<pid>/mountinfo.
-struct MountEntry {
-  std::uint32_t major = 0;  // of the filesystem's st_dev
-  std::uint32_t minor = 0;
-  std::string mountpoint;   // \040-style escapes decoded
-  std::string fstype;
-  std::string source;
-};
-
-// Throws ParseError on a line without the " - " separator or a bad major:minor.
-std::vector<MountEntry> parse_mountinfo(std::string_view text);
 
 // Filesystems whose pages are Shmem: tmpfs, and devtmpfs (tmpfs inside when CONFIG_TMPFS).
 bool is_shmem_filesystem(std::string_view fstype);
@@ -36,16 +25,6 @@ bool is_shmem_filesystem(std::string_view fstype);
 // path, so it is left out.
 std::vector<MountEntry> measurable_shmem_mounts(const std::vector<MountEntry>& mounts);
 
-struct SysvShmSegment {
-  std::uint64_t size = 0;    // bytes requested
-  std::uint64_t nattch = 0;  // attached processes; 0 = orphaned, kept until IPC_RMID
-  std::optional<std::uint64_t> rss;   // resident bytes (columns added in 3.x)
-  std::optional<std::uint64_t> swap;  // swapped-out bytes
-};
-
-// Columns are found by the header's names, so layouts of every kernel parse.
-// Throws ParseError on a missing header column or a malformed row.
-std::vector<SysvShmSegment> parse_sysvipc_shm(std::string_view text);
 
 struct FilesystemUsage {
   // Both nullopt for a tmpfs mounted without a size limit: its statfs reports no blocks.

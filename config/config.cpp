@@ -7,8 +7,7 @@
 #include <cstring>
 #include <set>
 
-#include "collectors/process.h"
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 #include "config/yaml_reader.h"
 
 namespace memledger {
@@ -22,8 +21,24 @@ ConfigError::ConfigError(const std::string& source, std::size_t line, std::size_
       column_(column),
       reason_(what) {}
 
-namespace {
+std::string group_template_error(std::string_view name_template, std::size_t capture_groups) {
+  for (std::size_t i = 0; i < name_template.size(); ++i) {
+    if (name_template[i] != '$') continue;
+    if (i + 1 == name_template.size()) return "name ends with a lone \"$\" (write \"$$\" for a dollar)";
+    char next = name_template[++i];
+    if (next == '$') continue;
+    if (next < '0' || next > '9') {
+      return std::string("\"$") + next + "\" in name: expected $0..$9 or $$";
+    }
+    if (static_cast<std::size_t>(next - '0') > capture_groups) {
+      return std::string("name uses $") + next + " but the regex has " +
+             std::to_string(capture_groups) + " capture group(s)";
+    }
+  }
+  return {};
+}
 
+namespace {
 
 // Every collector's section and the keys it takes besides "enabled".
 const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = {
@@ -44,6 +59,7 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"allocinfo", {"top_sites"}},
     {"pagecensus", {"interval_seconds", "budget_seconds"}},
 };
+
 
 double seconds(const YamlReader& r, const YAML::Node& node, std::string_view key) {
   auto v = r.scalar<double>(node, key, "a number of seconds");

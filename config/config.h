@@ -29,6 +29,10 @@ struct ProcessGroupRule {
   std::string name_template;  // $0..$9: the match and its groups; {comm}, {exe}
 };
 
+// Why a rule's name template is invalid ("" when valid): "$" must be followed by a digit
+// no larger than the regex's capture groups, or by another "$".
+std::string group_template_error(std::string_view name_template, std::size_t capture_groups);
+
 struct ProcessConfig {
   ProcessGroupBy group_by = ProcessGroupBy::name;
   std::vector<ProcessGroupRule> rules;

@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "collectors/registry.h"
-#include "collectors/text.h"
+#include "procfs/text.h"
 
 namespace memledger {
 

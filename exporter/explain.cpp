@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "exporter/logging.h"
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 #include "collectors/metric_sink.h"
 #include "collectors/registry.h"
-#include "collectors/snapshot.h"
-#include "collectors/text.h"
+#include "procfs/snapshot.h"
+#include "procfs/text.h"
 #include "config/config.h"
 #include "exporter/scrape.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 
 namespace memledger {
 

@@ -41,6 +41,18 @@
 #include "collectors/pagecensus.h"
 #include "collectors/shmem.h"
 #include "collectors/zoneinfo.h"
+#include "procfs/meminfo.h"
+#include "procfs/zoneinfo.h"
+#include "procfs/balloon.h"
+#include "procfs/buddyinfo.h"
+#include "ledger/ledger.h"
+#include "collectors/ledger_emit.h"
+#include "procfs/kernel_release.h"
+#include "procfs/kpageflags.h"
+#include "ledger/accounted_untyped.h"
+#include "procfs/mountinfo.h"
+#include "procfs/sysvipc.h"
+#include "procfs/cgroup.h"
 
 using namespace memledger;
 namespace fs = std::filesystem;
@@ -246,7 +258,7 @@ void cgroup_test() {
 
 void balloon_test() {
   Snapshot snapshot(SourceRoots{});
-  BalloonReadings readings = read_balloon(snapshot, static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)));
+  BalloonReadings readings = read_balloon(snapshot);
   if (readings.drivers.empty()) {
     std::puts("skip: no balloon driver on this machine");
     return;

@@ -20,6 +20,9 @@
 #include <vector>
 
 #include "collectors/ledger.h"
+#include "ledger/ledger.h"
+#include "collectors/ledger_emit.h"
+#include "procfs/kernel_release.h"
 
 using namespace memledger;
 

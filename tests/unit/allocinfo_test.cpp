@@ -3,6 +3,7 @@
 #include <string>
 
 #include "collectors/allocinfo.h"
+#include "procfs/allocinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "collectors/cgroup.h"
+#include "procfs/cgroup.h"
 #include "sample_lookup.h"
 
 using namespace memledger;

@@ -4,7 +4,10 @@
 #include <string>
 
 #include "collectors/lru.h"
-#include "collectors/text.h"
+#include "procfs/vmstat.h"
+#include "procfs/meminfo.h"
+#include "procfs/node.h"
+#include "procfs/text.h"
 #include "sample_lookup.h"
 
 using namespace memledger;

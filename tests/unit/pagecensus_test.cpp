@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "collectors/pagecensus.h"
+#include "procfs/kpageflags.h"
+#include "ledger/accounted_untyped.h"
 #include "sample_lookup.h"
 
 using namespace memledger;

@@ -6,7 +6,9 @@
 #include <map>
 
 #include "collectors/process.h"
-#include "collectors/snapshot.h"
+#include "procfs/pid.h"
+#include "collectors/process_groups.h"
+#include "procfs/snapshot.h"
 
 using namespace memledger;
 namespace fs = std::filesystem;

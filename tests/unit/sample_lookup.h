@@ -2,12 +2,31 @@
 // Finding one sample in a MetricSink by family name and exact label set, for collector tests.
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <initializer_list>
+#include <vector>
 #include <string_view>
 
 #include "collectors/metric_sink.h"
 
 namespace memledger::testing {
+
+// A sample of an ad-hoc gauge family, for tests that build expositions by hand (explain's
+// input, the scrape runner's): production code emits declared families only.
+inline void add_gauge(MetricSink& sink, std::string_view family,
+                      std::initializer_list<LabelPair> labels, double value) {
+  static std::deque<MetricFamilyDecl> decls;  // emit() keeps no reference, but be safe
+  MetricFamilyDecl& decl = decls.emplace_back();
+  decl.name = family;
+  decl.type = MetricType::Gauge;
+  decl.help = "test";
+  std::vector<std::string_view> values;
+  for (const auto& [name, value] : labels) {
+    decl.labels.push_back(name);
+    values.push_back(value);
+  }
+  sink.emit(decl, values, value);
+}
 
 inline const prometheus::ClientMetric* find_sample(const MetricSink& sink, std::string_view family,
                                                    std::initializer_list<LabelPair> labels) {

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "collectors/shmem.h"
+#include "procfs/mountinfo.h"
+#include "procfs/sysvipc.h"
 #include "sample_lookup.h"
 
 using namespace memledger;

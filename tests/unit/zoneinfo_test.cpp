@@ -4,6 +4,7 @@
 #include <string>
 
 #include "collectors/zoneinfo.h"
+#include "procfs/zoneinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -132,7 +133,8 @@ TEST_CASE("parse_zoneinfo rejects bad input with the line number") {
   std::string small(kSmallZone);
   CHECK(parse_error_line("") == 0);
   CHECK(parse_error_line("\n") == 0);
-  CHECK(parse_error_line(small.substr(0, small.size() - 1)) == 16);
+  // Without its final newline the file reads the same (hand-edited fixture trees).
+  CHECK(parse_zoneinfo(small.substr(0, small.size() - 1)).size() == parse_zoneinfo(small).size());
   CHECK(parse_error_line(std::string_view("\x7f" "ELF\x02\x01\x01\0\n", 9)) == 1);
   CHECK(parse_error_line("  pages free 3\n") == 1);
   CHECK(parse_error_line("Node x, zone DMA\n") == 1);
