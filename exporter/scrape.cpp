@@ -17,7 +17,7 @@
 
 namespace memledger {
 
-// The metric families this file emits.
+// The exporter's own families (the collectors' are listed in their declarations).
 const MetricFamilyDecl kScrapeCollectorSuccess{
     "memledger_scrape_collector_success", MetricType::Gauge,
     "1 if the collector succeeded on this scrape, 0 if it failed (see the log).",
@@ -47,6 +47,11 @@ const MetricFamilyDecl kConfigLastReloadSuccessTimestampSeconds{
     "memledger_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
     "Unix time of the last successful configuration load.",
     {}};
+
+const std::vector<const MetricFamilyDecl*>& exporter_families() {
+  static const std::vector<const MetricFamilyDecl*> families = {&kScrapeCollectorSuccess, &kScrapeCollectorDurationSeconds, &kScrapeRequestsTotal, &kScrapeCollectionsTotal, &kBuildInfo, &kConfigLastReloadSuccessful, &kConfigLastReloadSuccessTimestampSeconds};
+  return families;
+}
 
 // What one collector did in one scrape, kept until every collector is done so that the
 // exposition and the log follow the catalog's order whichever thread ran it.
@@ -201,26 +206,6 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
   auto exposition = std::make_shared<Exposition>();
   exposition->text = prometheus::TextSerializer().Serialize(out.families());
   return exposition;
-}
-
-}  // namespace memledger
-
-#include "collectors/registry.h"
-
-namespace memledger {
-
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides) {
-  std::vector<std::unique_ptr<Collector>> collectors;
-  for (const auto& info : collector_catalog()) {
-    bool enabled = info.enabled_by_default;
-    if (auto it = config.collector_enabled.find(info.name); it != config.collector_enabled.end()) {
-      enabled = it->second;
-    }
-    if (auto it = overrides.find(info.name); it != overrides.end()) enabled = it->second;
-    if (enabled) collectors.push_back(info.make(config));
-  }
-  return collectors;
 }
 
 }  // namespace memledger

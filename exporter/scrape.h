@@ -16,6 +16,9 @@
 
 namespace memledger {
 
+// The families the exporter adds to every scrape about itself.
+const std::vector<const MetricFamilyDecl*>& exporter_families();
+
 struct Exposition {
   std::string text;  // Prometheus text format 0.0.4
 };
@@ -63,15 +66,5 @@ class ScrapeRunner {
   bool reload_success_ = true;
   double reload_timestamp_ = 0;
 };
-
-}  // namespace memledger
-
-#include "config/config.h"
-
-namespace memledger {
-
-// The collectors the config and the --[no-]collector.NAME flags enable, in catalog order.
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides);
 
 }  // namespace memledger

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "collectors/registry.h"
 #include "config/config.h"
 #include "exporter/explain.h"
 #include "exporter/scrape.h"
