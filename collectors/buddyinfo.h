@@ -1,6 +1,7 @@
 #pragma once
 // /proc/buddyinfo: free blocks of each order per zone, and how fragmented free memory is
-// (seed 003, case 2: gigabytes free, yet an allocation of 16 contiguous pages stalls).
+// (gigabytes free, yet an allocation of 16 contiguous pages stalls in compaction:
+// Documentation/admin-guide/mm/concepts.rst, mm/compaction.c).
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,8 +1,8 @@
 #pragma once
 // Where /proc/meminfo's Shmem lives: tmpfs mounts (statfs), System V shared memory
 // segments (/proc/sysvipc/shm), memfd files and deleted tmpfs files that processes still
-// hold open (/proc/<pid>/fd). Seed 004: tmpfs memory belongs to no process, so it looks
-// like a leak until the mount that holds it is named.
+// hold open (/proc/<pid>/fd). tmpfs memory belongs to no process (mm/shmem.c charges it to
+// the page cache), so it looks like a leak until the mount that holds it is named.
 #include <cstdint>
 #include <functional>
 #include <memory>
