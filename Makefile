@@ -58,6 +58,7 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+	python3 tests/bench/sockets_bench.py $(BUILD_DIR)/memledger_exporter
 
 # The Debian package, build/memledger-exporter_<version>_<arch>.deb (CPack); dpkg-dev
 # provides dpkg-shlibdeps, which computes its Depends.
