@@ -7,7 +7,7 @@ RUN_ARGS ?=
 FUZZ_SECONDS ?= 20
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
-  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev
+  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev libasio-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
   openssl util-linux systemd-container

@@ -82,6 +82,11 @@ void ScrapeRunner::run_all(Snapshot& snapshot, std::vector<CollectorRun>& runs) 
   if (helper.joinable()) helper.join();
 }
 
+void ScrapeRunner::add_self_metrics(std::function<void(MetricSink&)> emit) {
+  std::lock_guard lock(reload_mutex_);
+  self_metrics_.push_back(std::move(emit));
+}
+
 void ScrapeRunner::set_config_reload_result(bool success, double timestamp_seconds) {
   std::lock_guard lock(reload_mutex_);
   reload_success_ = success;
@@ -188,6 +193,7 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
                reload_success_ ? 1 : 0);
     self.gauge("memledger_config_last_reload_success_timestamp_seconds",
                "Unix time of the last successful configuration load.", {}, reload_timestamp_);
+    for (const auto& emit : self_metrics_) emit(self);
   }
   out.absorb(std::move(self));
   auto exposition = std::make_shared<Exposition>();

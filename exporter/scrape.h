@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,9 @@ class ScrapeRunner {
   void replace_collectors(std::vector<std::unique_ptr<Collector>> collectors);
 
   void set_config_reload_result(bool success, double timestamp_seconds);
+
+  // `emit` adds families to the exporter's own metrics on every scrape (the HTTP server's).
+  void add_self_metrics(std::function<void(MetricSink&)> emit);
 
  private:
   struct ScrapeCounts {
@@ -62,6 +66,7 @@ class ScrapeRunner {
   std::mutex reload_mutex_;
   bool reload_success_ = true;
   double reload_timestamp_ = 0;
+  std::vector<std::function<void(MetricSink&)>> self_metrics_;  // under reload_mutex_
 };
 
 }  // namespace memledger
