@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -369,10 +370,12 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
   }
 
   // A TLS connection starts with a handshake record (type 22). Anything else that looks
-  // like text is a plain HTTP client on the TLS port: it is told so.
+  // like text is a plain HTTP client on the TLS port: it is told so. OpenSSL gets the
+  // connection only once the whole first record (the ClientHello) is there: until then it
+  // waits in the kernel's buffer, so a trickled handshake costs no memory of ours.
   bool start_tls() {
-    unsigned char first = 0;
-    ssize_t n = ::recv(client_.native_handle(), &first, 1, MSG_PEEK);
+    unsigned char header[5];
+    ssize_t n = ::recv(client_.native_handle(), header, sizeof header, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       return wait_for(Io::want_read);
     }
@@ -380,11 +383,22 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
       close();
       return false;
     }
-    if (first != 22) {
+    if (header[0] != 22) {
       refuse(FrontDoorStats::tls_failure);
-      if (first >= 'A' && first <= 'Z') return reply_raw(400, kPlainHttpOnTlsPort);
+      if (header[0] >= 'A' && header[0] <= 'Z') return reply_raw(400, kPlainHttpOnTlsPort);
       close();
       return false;
+    }
+    if (state_ != State::handshake) set_state(State::handshake);
+    int available = 0;
+    std::size_t record = n == sizeof header ? sizeof header + (std::size_t{header[3]} << 8 | header[4]) : 0;
+    if (record == 0 || ::ioctl(client_.native_handle(), FIONREAD, &available) != 0 ||
+        static_cast<std::size_t>(available) < record) {
+      if (client_eof_pending()) {
+        close();
+        return false;
+      }
+      return wait_for(Io::want_read);
     }
     ssl_.reset(SSL_new(door_.tls_.get()));
     if (!ssl_ || SSL_set_fd(ssl_.get(), client_.native_handle()) != 1) {
@@ -393,8 +407,13 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
       close();
       return false;
     }
-    set_state(State::handshake);
     return true;
+  }
+
+  // True when the client has closed its side (checked while its bytes are only peeked).
+  bool client_eof_pending() {
+    pollfd ready{client_.native_handle(), POLLRDHUP, 0};
+    return ::poll(&ready, 1, 0) > 0 && (ready.revents & (POLLRDHUP | POLLHUP | POLLERR));
   }
 
   bool handshake() {
