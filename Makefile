@@ -51,13 +51,16 @@ fuzz: test-deps
 
 # The performance benchmark (root, a few minutes): memledger_exporter against the raw-read
 # floor, node_exporter and process-exporter with 1,000 and 10,000 extra idle processes
-# (tests/bench/bench.py; BENCH_ARGS=--help lists its options). Not part of `make test`.
+# (tests/bench/bench.py; BENCH_ARGS=--help lists its options); then the HTTP front door
+# under 1,000 idle and 100 trickling connections next to node_exporter, and its memory per
+# idle connection (tests/bench/frontdoor_bench.py). Not part of `make test`.
 BENCH_ARGS ?=
 bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+	python3 tests/bench/frontdoor_bench.py --exporter $(BUILD_DIR)/memledger_exporter
 
 # The Debian package, build/memledger-exporter_<version>_<arch>.deb (CPack); dpkg-dev
 # provides dpkg-shlibdeps, which computes its Depends.
