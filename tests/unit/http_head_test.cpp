@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "exporter/front_door.h"
 #include "exporter/http_head.h"
 
 using memledger::frame_request;
@@ -79,4 +80,12 @@ TEST_CASE("parse_response_head: civetweb's responses") {
   auto chunked = parse_response_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                                      "Content-Length: 5\r\n\r\n");
   CHECK_FALSE(chunked->content_length);  // ends with the connection
+}
+
+TEST_CASE("connections_within_fd_limit keeps room for the workers and the collectors") {
+  using memledger::connections_within_fd_limit;
+  CHECK(connections_within_fd_limit(4096, 1'048'576, 8) == 4096);
+  CHECK(connections_within_fd_limit(4096, 256, 8) == 256 - 64 - 3 * 8);
+  CHECK(connections_within_fd_limit(4096, 1024, 8) == 1024 - 64 - 24);
+  CHECK(connections_within_fd_limit(4096, 50, 8) == 16);  // a floor, even when nothing fits
 }
