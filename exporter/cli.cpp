@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "collectors/registry.h"
-#include "collectors/text.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
@@ -12,7 +12,7 @@ namespace {
 
 bool known_collector(std::string_view name) {
   for (const auto& info : collector_catalog()) {
-    if (info.name == name) return true;
+    if (info->name() == name) return true;
   }
   return false;
 }
@@ -192,9 +192,9 @@ std::string cli_help() {
       "\n"
       "Collectors (default state):\n";
   for (const auto& info : collector_catalog()) {
-    std::string line = "  " + std::string(info.name);
+    std::string line = "  " + std::string(info->name());
     line.resize(std::max<std::size_t>(line.size() + 1, 14), ' ');
-    help += line + (info.enabled_by_default ? "[on]  " : "[off] ") + std::string(info.description) + "\n";
+    help += line + (info->enabled_by_default() ? "[on]  " : "[off] ") + std::string(info->description) + "\n";
   }
   return help;
 }

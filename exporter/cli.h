@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 #include "exporter/http_server.h"
 #include "exporter/logging.h"
 

@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "exporter/logging.h"
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 #include "collectors/metric_sink.h"
 #include "collectors/registry.h"
-#include "collectors/snapshot.h"
-#include "collectors/text.h"
+#include "procfs/snapshot.h"
+#include "procfs/text.h"
 #include "config/config.h"
 #include "exporter/scrape.h"
 
@@ -604,7 +604,7 @@ int run_explain(const std::vector<std::string>& args) {
       bool enable = text::starts_with(flag, "--collector.");
       std::string name = flag.substr(enable ? 12 : 15);
       const auto& catalog = collector_catalog();
-      if (std::none_of(catalog.begin(), catalog.end(), [&](const CollectorInfo& c) { return c.name == name; })) {
+      if (std::none_of(catalog.begin(), catalog.end(), [&](const CollectorInfo* c) { return c->name() == name; })) {
         std::fprintf(stderr, "memledger_exporter explain: unknown collector \"%s\"\n", name.c_str());
         return 2;
       }
@@ -616,7 +616,7 @@ int run_explain(const std::vector<std::string>& args) {
   }
   Config config;
   try {
-    config = config_file ? load_config_file(*config_file) : default_config();
+    config = config_file ? load_exporter_config_file(*config_file) : default_config();
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "memledger_exporter explain: invalid configuration: %s\n", e.what());
     return 1;

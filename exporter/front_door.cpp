@@ -80,33 +80,53 @@ void FrontDoorStats::count_response(int status) {
   ++requests_by_code[status];
 }
 
+namespace {
+
+const MetricFamilyDecl kHttpConnections{
+    "memledger_http_connections", MetricType::Gauge,
+    "Client connections open on the web port, by state: idle (no request yet, or kept "
+    "alive), handshake (TLS), reading (part of a request head), active (the request at a "
+    "worker, its response in flight), closing.",
+    {"state"}};
+const MetricFamilyDecl kHttpMaxConnections{
+    "memledger_http_max_connections", MetricType::Gauge,
+    "Client connections held at most (--web.max-connections, within the fd limit).", {}};
+const MetricFamilyDecl kHttpConnectionsAccepted{
+    "memledger_http_connections_accepted_total", MetricType::Counter,
+    "Client connections accepted on the web port since start.", {}};
+const MetricFamilyDecl kHttpConnectionsRefused{
+    "memledger_http_connections_refused_total", MetricType::Counter,
+    "Client connections closed without a request served, by reason: limit (closed for a "
+    "newer one at --web.max-connections), timeout (no complete request within "
+    "--web.request-timeout), head_too_large, tls_failure, bad_request (unframable body), "
+    "backend_unavailable (no worker reachable).",
+    {"reason"}};
+const MetricFamilyDecl kHttpRequests{
+    "memledger_http_requests_total", MetricType::Counter, "HTTP responses sent, by status code.",
+    {"code"}};
+
+}  // namespace
+
+const std::vector<const MetricFamilyDecl*>& front_door_families() {
+  static const std::vector<const MetricFamilyDecl*> families = {
+      &kHttpConnections, &kHttpMaxConnections, &kHttpConnectionsAccepted, &kHttpConnectionsRefused,
+      &kHttpRequests};
+  return families;
+}
+
 void FrontDoorStats::emit(MetricSink& sink) {
   for (int s = 0; s < kStates; ++s) {
-    sink.gauge("memledger_http_connections",
-               "Client connections open on the web port, by state: idle (no request yet, or "
-               "keep-alive), handshake (TLS), reading (part of a request head), active (the "
-               "request at a worker, its response in flight), closing.",
-               {{"state", kStateNames[s]}}, static_cast<double>(connections[s].load()));
+    sink.emit(kHttpConnections, {kStateNames[s]}, static_cast<double>(connections[s].load()));
   }
-  sink.gauge("memledger_http_max_connections",
-             "Client connections held at most (--web.max-connections, within the fd limit).", {},
-             max_connections);
-  sink.counter("memledger_http_connections_accepted_total",
-               "Client connections accepted on the web port since start.", {},
-               static_cast<double>(accepted.load()));
+  sink.emit(kHttpMaxConnections, {}, max_connections);
+  sink.emit(kHttpConnectionsAccepted, {}, static_cast<double>(accepted.load()));
   for (int r = 0; r < kRefusals; ++r) {
-    sink.counter("memledger_http_connections_refused_total",
-                 "Client connections closed without a request served, by reason: limit "
-                 "(--web.max-connections reached: the oldest waiting one is closed), timeout (no "
-                 "complete request within --web.request-timeout), head_too_large, tls_failure, "
-                 "bad_request (unframable body), backend_unavailable (no worker reachable).",
-                 {{"reason", kRefusalNames[r]}}, static_cast<double>(refused[r].load()));
+    sink.emit(kHttpConnectionsRefused, {kRefusalNames[r]}, static_cast<double>(refused[r].load()));
   }
   std::lock_guard lock(codes_mutex);
   for (const auto& [code, count] : requests_by_code) {
     std::string label = std::to_string(code);
-    sink.counter("memledger_http_requests_total", "HTTP responses sent, by status code.",
-                 {{"code", label}}, static_cast<double>(count));
+    sink.emit(kHttpRequests, {label}, static_cast<double>(count));
   }
 }
 

@@ -23,10 +23,15 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace memledger {
 
 class MetricSink;
+struct MetricFamilyDecl;
+
+// The memledger_http_* families FrontDoorStats::emit adds to every scrape.
+const std::vector<const MetricFamilyDecl*>& front_door_families();
 
 // What the front door counts: written by its loop, read by scrapes.
 struct FrontDoorStats {

@@ -13,9 +13,12 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 
 namespace memledger {
+
+// The families the exporter adds to every scrape about itself.
+const std::vector<const MetricFamilyDecl*>& exporter_families();
 
 struct Exposition {
   std::string text;  // Prometheus text format 0.0.4
@@ -68,15 +71,5 @@ class ScrapeRunner {
   double reload_timestamp_ = 0;
   std::vector<std::function<void(MetricSink&)>> self_metrics_;  // under reload_mutex_
 };
-
-}  // namespace memledger
-
-#include "config/config.h"
-
-namespace memledger {
-
-// The collectors the config and the --[no-]collector.NAME flags enable, in catalog order.
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides);
 
 }  // namespace memledger

@@ -1,13 +1,15 @@
 #pragma once
-// NUMA nodes as sysfs lists them: /sys/devices/system/node/node<N>. Shared by the
-// collectors that read per-node files (lru, hugepages).
+// NUMA nodes as sysfs lists them: /sys/devices/system/node/node<N>
+// (Documentation/ABI/stable/sysfs-devices-node), and their meminfo.
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
-#include "collectors/snapshot.h"
-#include "collectors/text.h"
+#include "procfs/meminfo.h"
+#include "procfs/snapshot.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
@@ -30,6 +32,13 @@ inline std::vector<int> list_numa_nodes(Snapshot& snapshot) {
   }
   std::sort(nodes.begin(), nodes.end());
   return nodes;
+}
+
+// /sys/devices/system/node/node<N>/meminfo, parsed once per snapshot; throws CollectError.
+inline const Meminfo& read_node_meminfo(Snapshot& snapshot, int node) {
+  return parse_file(snapshot, Root::sys,
+                    std::string(kNodeDirectory) + "/node" + std::to_string(node) + "/meminfo",
+                    parse_meminfo);
 }
 
 }  // namespace memledger

@@ -1,4 +1,4 @@
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -7,11 +7,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 
 namespace memledger {
+
+Snapshot::Snapshot(SourceRoots roots)
+    : roots_(std::move(roots)),
+      page_size_(roots_.page_size ? roots_.page_size : static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))) {}
 
 bool Reading::missing() const { return error == ENOENT || error == ENOTDIR; }
 
@@ -51,6 +56,18 @@ std::string Snapshot::path(Root root, std::string_view relative) const {
 }
 
 const Reading& Snapshot::read(Root root, std::string_view relative) {
+  return fetch(root, relative, Access::raw);
+}
+
+bool Snapshot::readable(Root root, std::string_view relative) {
+  return fetch(root, relative, Access::check).ok();
+}
+
+bool Snapshot::missing(Root root, std::string_view relative) {
+  return fetch(root, relative, Access::check).missing();
+}
+
+const Reading& Snapshot::fetch(Root root, std::string_view relative, Access access) {
   std::string full = path(root, relative);
   Entry* entry;
   {
@@ -58,6 +75,8 @@ const Reading& Snapshot::read(Root root, std::string_view relative) {
     auto it = files_.find(full);
     if (it == files_.end()) it = files_.emplace(full, std::make_unique<Entry>()).first;
     entry = it->second.get();
+    if (access == Access::raw) ++entry->use.raw_reads;
+    if (access == Access::parse) ++entry->use.parses;
   }
   std::call_once(entry->once, [&] {
     entry->reading.path = full;
@@ -97,6 +116,25 @@ const std::vector<std::string>& Snapshot::list(Root root, std::string_view relat
 
 int Snapshot::read_uncached(Root root, std::string_view relative, std::string& buffer) const {
   return read_whole_file(path(root, relative), buffer);
+}
+
+Snapshot::Derived* Snapshot::derived_slot(std::string_view key, const std::type_info& type) {
+  std::lock_guard lock(mutex_);
+  auto it = derived_.find(key);
+  if (it == derived_.end()) {
+    it = derived_.emplace(std::string(key), std::make_unique<Derived>()).first;
+    it->second->type = &type;
+  } else if (*it->second->type != type) {
+    throw std::logic_error("snapshot key " + std::string(key) + " derived as two types");
+  }
+  return it->second.get();
+}
+
+std::map<std::string, Snapshot::FileUse> Snapshot::file_uses() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, FileUse> out;
+  for (const auto& [path, entry] : files_) out[path] = entry->use;
+  return out;
 }
 
 std::size_t Snapshot::files_read() const {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 
 namespace memledger::text {
 
@@ -17,16 +17,21 @@ class LineReader {
   bool next(std::string_view& line) {
     if (rest_.empty()) return false;
     auto nl = rest_.find('\n');
+    unterminated_ = nl == std::string_view::npos;
     line = rest_.substr(0, nl);
     rest_ = nl == std::string_view::npos ? std::string_view{} : rest_.substr(nl + 1);
     ++number_;
     return true;
   }
   std::size_t number() const { return number_; }
+  // The line just read is the file's last and has no newline: accepted, but a parser whose
+  // records can be told apart from a prefix of themselves checks it was not cut short.
+  bool unterminated() const { return unterminated_; }
 
  private:
   std::string_view rest_;
   std::size_t number_ = 0;
+  bool unterminated_ = false;
 };
 
 inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -73,6 +78,23 @@ inline std::uint64_t require_u64(std::string_view s, std::size_t line, std::stri
 
 inline bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
+}
+
+inline bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The last component of a path ("/usr/bin/python3" -> "python3").
+inline std::string_view basename_of(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The one whole-file check of the parsers: an empty file is a read cut short. A last line
+// without its newline is accepted (hand-edited fixture trees often lack it); a line cut in
+// the middle of a record fails that record's own parse.
+inline void require_content(std::string_view text) {
+  if (text.empty()) throw ParseError(0, "file is empty");
 }
 
 }  // namespace memledger::text
