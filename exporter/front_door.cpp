@@ -234,12 +234,20 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
   // --- Waiting: every wait is armed after an operation said EAGAIN (asio's epoll is
   // edge-triggered), at most one per socket and direction.
 
-  void wait_client(Wait type) { wait(client_, type, type == Wait::wait_read ? client_read_ : client_write_); }
-  void wait_backend(Wait type) { wait(backend_, type, type == Wait::wait_read ? backend_read_ : backend_write_); }
-  void wait(tcp::socket& socket, Wait type, bool& pending) {
+  void wait_client(Wait type) {
+    wait(client_, type, type == Wait::wait_read ? client_read_ : client_write_, client_generation_);
+  }
+  void wait_backend(Wait type) {
+    wait(backend_, type, type == Wait::wait_read ? backend_read_ : backend_write_, backend_generation_);
+  }
+  // `generation` changes when the socket is closed for another one (the backend after each
+  // request): a wait on the old one then neither clears the flags of the new one nor steps.
+  void wait(tcp::socket& socket, Wait type, bool& pending, const std::uint64_t& generation) {
     if (pending) return;
     pending = true;
-    socket.async_wait(type, [self = shared_from_this(), &pending](const asio::error_code&) {
+    socket.async_wait(type, [self = shared_from_this(), &pending, &generation,
+                             armed = generation](const asio::error_code&) {
+      if (armed != generation) return;
       pending = false;
       self->step();
     });
@@ -512,6 +520,8 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
     backend_port_ = 0;
     asio::error_code ignored;
     backend_.close(ignored);
+    ++backend_generation_;
+    backend_read_ = backend_write_ = false;
     backend_connecting_ = false;
   }
 
@@ -591,13 +601,15 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
         response_head_ = ResponseHead{};  // a head this long is not civetweb's: pass it on
       }
       int status = response_head_->status;
-      if (status == 0) {  // not HTTP: passed on until civetweb closes
+      // Not HTTP, or an interim 1xx answer (civetweb sends none: the handler reads no
+      // body): passed on until civetweb closes.
+      if (status < 200) {
         unframed_ = true;
         response_head_->close = true;
         return;
       }
       door_.stats_->count_response(status);
-      if (head_only_ || status == 204 || status == 304 || (status >= 100 && status < 200)) {
+      if (head_only_ || status == 204 || status == 304) {
         body_left_ = 0;
       } else if (response_head_->content_length) {
         body_left_ = *response_head_->content_length;
@@ -708,6 +720,8 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
   bool client_eof_ = false;
   bool client_read_ = false, client_write_ = false;  // waits pending
   bool backend_read_ = false, backend_write_ = false;
+  const std::uint64_t client_generation_ = 0;  // one client socket for the connection's life
+  std::uint64_t backend_generation_ = 0;
   Clock::time_point deadline_;
   Clock::time_point armed_for_;
   bool timer_pending_ = false;
