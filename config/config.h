@@ -37,13 +37,17 @@ class ConfigError : public std::runtime_error {
 // One option of a collector's section, with its default as YAML text.
 struct OptionDecl {
   enum class Kind { count, seconds, boolean, choice, list };
+  using ItemCheck = std::function<void(const YamlReader&, const YAML::Node&)>;
+  OptionDecl(std::string_view key, Kind kind, std::string_view default_value, double minimum = 0,
+             std::vector<std::string_view> choices = {}, ItemCheck check_item = {})
+      : key(key), kind(kind), default_value(default_value), minimum(minimum),
+        choices(std::move(choices)), check_item(std::move(check_item)) {}
   std::string_view key;
   Kind kind;
   std::string_view default_value;         // "30", "1.0", "true", "name", "[]"
-  double minimum = 0;                     // count and seconds
+  double minimum;                         // count and seconds
   std::vector<std::string_view> choices;  // choice
-  // list: checks one element; throws ConfigError through the reader.
-  std::function<void(const YamlReader&, const YAML::Node&)> check_item;
+  ItemCheck check_item;                   // list: checks one element; throws ConfigError
 };
 
 // A collector's name, whether it runs by default, and its options.
