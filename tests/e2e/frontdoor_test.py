@@ -56,6 +56,8 @@ def under_load(daemon, scheme, payload, context=None):
         time.sleep(1.0)  # every connection accepted, the tricklers under way
         held = load.open_count()
         latencies, failures = scrape_latencies(daemon.port, context)
+        check(not failures, "%s: %d of %d scrapes failed under the load: %s"
+              % (scheme, len(failures), len(latencies), failures[:2]))
         text = get(daemon.port, context=context).text()
         load.stop()
         waiting = sum(sample(text, "memledger_http_connections", '{state="%s"}' % state) or 0
@@ -71,7 +73,6 @@ def under_load(daemon, scheme, payload, context=None):
                  loadavg))
         check(held >= IDLE + TRICKLING - 5, "the load generator held only %d connections" % held)
         check(waiting >= IDLE, "the daemon held only %d waiting connections" % waiting)
-        check(not failures, "%s scrapes failed: %s" % (scheme, failures[:3]))
         check(daemon.alive(), "daemon died")
         if p50 <= p50_limit and worst <= max_limit:
             return
