@@ -181,6 +181,7 @@ void ScrapeRunner::report_success(std::string_view collector) {
 std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCounts counts) {
   MetricSink out;
   MetricSink self;
+  std::vector<std::string> failures;
   {
     std::lock_guard lock(collectors_mutex_);
     std::vector<CollectorRun> runs(collectors_.size());
@@ -197,8 +198,10 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
         report_success(name);
         out.absorb(std::move(run.sink));
       } else {
-        report_failure(name, run.message.empty() ? "unknown exception" : run.message, run.file,
-                       run.line);
+        std::string message = run.message.empty() ? "unknown exception" : run.message;
+        report_failure(name, message, run.file, run.line);
+        std::string where = run.file.empty() ? "" : " (" + run.file + (run.line ? ":" + std::to_string(run.line) : "") + ")";
+        failures.push_back(std::string(name) + " failed: " + message + where);
       }
       self.emit(kScrapeCollectorSuccess, {name}, run.success ? 1 : 0);
       self.emit(kScrapeCollectorDurationSeconds, {name}, run.seconds);
@@ -216,6 +219,8 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
   out.absorb(std::move(self));
   auto exposition = std::make_shared<Exposition>();
   exposition->text = prometheus::TextSerializer().Serialize(out.families());
+  exposition->families = out.take();
+  exposition->failures = std::move(failures);
   return exposition;
 }
 

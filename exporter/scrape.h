@@ -20,8 +20,12 @@ namespace memledger {
 // The families the exporter adds to every scrape about itself.
 const std::vector<const MetricFamilyDecl*>& exporter_families();
 
+// One collection: what /metrics serves, and the same samples for the pages and explain
+// that read them.
 struct Exposition {
   std::string text;  // Prometheus text format 0.0.4
+  std::vector<prometheus::MetricFamily> families;
+  std::vector<std::string> failures;  // "name failed: reason (file:line)", catalog order
 };
 
 class ScrapeRunner {
