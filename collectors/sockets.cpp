@@ -106,8 +106,9 @@ class SocketsCollector final : public Collector {
         }
       }
     };
-    emit(read_sockstat(snapshot));
-    // sockstat6 exists only with IPv6 (CONFIG_IPV6, or ipv6.disable=0).
+    // sockstat exists only with CONFIG_NET (and CONFIG_PROC_FS), sockstat6 only with IPv6
+    // (CONFIG_IPV6, not ipv6.disable=1).
+    if (!snapshot.missing(Root::proc, "net/sockstat")) emit(read_sockstat(snapshot));
     if (!snapshot.missing(Root::proc, "net/sockstat6")) emit(read_sockstat6(snapshot));
   }
 
