@@ -28,7 +28,7 @@ struct PagePool {
   std::optional<std::uint32_t> ifindex;
   std::uint64_t inflight_pages = 0;
   std::uint64_t inflight_bytes = 0;
-  std::optional<std::uint64_t> detach_time;  // seconds since the epoch (CLOCK_BOOTTIME in 6.8)
+  std::optional<std::uint64_t> detach_time;  // CLOCK_BOOTTIME seconds when its driver let go
 };
 
 struct PagePoolReply {
