@@ -320,8 +320,8 @@ std::vector<ReportRow> growth(const Families& earlier, const Families& now) {
   return grew;
 }
 
-// When the eBPF tracer or the socket locators explain at least half of `unexplained`, the
-// culprit in words: "256.0 MiB of pipe buffers written by plumber, in anon_pipe_write".
+// When the eBPF tracer, the socket locators or the page pools explain at least half of
+// `unexplained`, the culprit in words: "256.0 MiB of pipe buffers written by plumber, in anon_pipe_write".
 std::optional<std::string> name_culprit(const Families& f, double unexplained) {
   if (unexplained <= 0) return std::nullopt;
   struct Candidate {
@@ -339,7 +339,8 @@ std::optional<std::string> name_culprit(const Families& f, double unexplained) {
       }
     }
     if (total >= 0.5 * unexplained && top.bytes > 0) {
-      named = human_bytes(top.bytes) + " of " + std::string(site_words(top.site)) + " written by " + top.group +
+      std::string writer = top.group == "other" ? "processes outside the top groups" : top.group;
+      named = human_bytes(top.bytes) + " of " + std::string(site_words(top.site)) + " written by " + writer +
               ", in " + top.site;
       if (total > top.bytes * 1.05) named->append(" (the tracer names " + human_bytes(total) + " in all)");
       return named;
@@ -357,6 +358,20 @@ std::optional<std::string> name_culprit(const Families& f, double unexplained) {
     if (total >= 0.5 * unexplained && top.bytes > 0) {
       return human_bytes(top.bytes) + " of " + top.site + " socket buffers held by " + top.group +
              " (queued data no process has read or the peer has not acknowledged)";
+    }
+  }
+  // Page-pool pages come from the page allocator without an NR_* counter
+  // (net/core/page_pool.c); the netdev netlink family reports those in flight.
+  if (const auto* family = find_family(f, "memledger_page_pool_inflight_bytes")) {
+    double total = 0;
+    Candidate top;
+    for (const auto& m : family->metric) {
+      total += m.gauge.value;
+      if (m.gauge.value > top.bytes) top = {{}, std::string(label_of(m, "interface")), m.gauge.value};
+    }
+    if (total >= 0.5 * unexplained && top.bytes > 0) {
+      return human_bytes(top.bytes) + " of network page pool pages in flight on " + top.group +
+             " (receive buffers the driver or the stack still holds)";
     }
   }
   return std::nullopt;

@@ -103,3 +103,23 @@ TEST_CASE("report: over an interval, what grew in the window, largest first, noi
   CHECK(r.grew[2].name == "processes java (PSS)");
   CHECK(r.change.at("unexplained") == 280 * MiB);
 }
+
+TEST_CASE("report: the page pools are the culprit when they hold half of unexplained") {
+  Collection c(16 * GiB, 600 * MiB);
+  testing::add_gauge(c.sink, "memledger_page_pool_inflight_bytes", {{"interface", "eth0"}}, 350 * MiB);
+  ReportInput in;
+  in.families = c.sink.families();
+  CHECK(verdict_text(build_report(in)).find("350.0 MiB of network page pool pages in flight on eth0") !=
+        std::string::npos);
+}
+
+TEST_CASE("report: call-site pages of the remainder group are not pinned on a process") {
+  Collection c(16 * GiB, 600 * MiB);
+  testing::add_gauge(c.sink, "memledger_blackhole_bytes", {{"site", "anon_pipe_write"}, {"group", "other"}},
+                     400 * MiB);
+  ReportInput in;
+  in.families = c.sink.families();
+  CHECK(verdict_text(build_report(in)).find(
+            "400.0 MiB of pipe buffers written by processes outside the top groups, in anon_pipe_write") !=
+        std::string::npos);
+}
