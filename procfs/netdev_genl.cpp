@@ -89,7 +89,10 @@ std::string genl_request(std::uint16_t family, std::uint8_t command, std::uint16
   std::string bytes(NLMSG_ALIGN(header.nlmsg_len), '\0');
   std::memcpy(bytes.data(), &header, sizeof header);
   std::memcpy(bytes.data() + NLMSG_HDRLEN, &genl, sizeof genl);
-  std::memcpy(bytes.data() + NLMSG_HDRLEN + GENL_HDRLEN, attributes.data(), attributes.size());
+  // An empty view's data() may be null, which memcpy must not be given even for 0 bytes.
+  if (!attributes.empty()) {
+    std::memcpy(bytes.data() + NLMSG_HDRLEN + GENL_HDRLEN, attributes.data(), attributes.size());
+  }
   return bytes;
 }
 
