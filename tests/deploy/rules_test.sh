@@ -26,7 +26,7 @@ for group in rules["groups"]:
         name = rule.get("alert")
         if not name:
             continue
-        for key in ("summary", "description"):
+        for key in ("summary", "description", "runbook"):
             if not rule.get("annotations", {}).get(key):
                 problems.append(f"{name}: no {key}")
         if not rule.get("labels", {}).get("severity"):
