@@ -10,6 +10,8 @@ cd "$source_dir/deploy/prometheus"
 promtool check rules memledger_rules.yml
 promtool test rules memledger_rules_test.yml
 promtool check config prometheus.yml
+promtool check config prometheus_fleet.yml
+promtool check config prometheus_federation.yml
 
 # Every alert has a summary, a description and a severity, and is exercised by the tests.
 "$PYTHON" - <<'PY'
