@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 source_dir=$1
 require_command promtool prometheus
+require_command amtool prometheus-alertmanager
 require_python_yaml
 cd "$source_dir/deploy/prometheus"
 
@@ -12,6 +13,7 @@ promtool test rules memledger_rules_test.yml
 promtool check config prometheus.yml
 promtool check config prometheus_fleet.yml
 promtool check config prometheus_federation.yml
+amtool check-config ../alertmanager/alertmanager.yml
 
 # Every alert has a summary, a description and a severity, and is exercised by the tests.
 "$PYTHON" - <<'PY'
