@@ -78,8 +78,13 @@ class AllocinfoCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_allocinfo_collector(const Config& config) {
-  return std::make_unique<AllocinfoCollector>(config.allocinfo);
-}
+const CollectorInfo kAllocinfoCollector{
+    {"allocinfo", true, {
+          {"top_sites", OptionDecl::Kind::count, "30"}}},
+    "kernel memory per allocation call site (/proc/allocinfo, 6.10+, root)",
+    {&kAllocinfoBytes, &kAllocinfoAllocations},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      return std::make_unique<AllocinfoCollector>(AllocinfoConfig{options.count("top_sites")});
+    }};
 
 }  // namespace memledger

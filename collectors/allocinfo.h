@@ -11,7 +11,7 @@
 
 #include "collectors/collector.h"
 #include "procfs/allocinfo.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
@@ -19,6 +19,11 @@ namespace memledger {
 // "other" holding the rest, so the list sums to the file's total.
 std::vector<AllocSite> top_alloc_sites(std::vector<AllocSite> sites, std::size_t limit);
 
-std::unique_ptr<Collector> make_allocinfo_collector(const Config& config);
+// The collector's options (see its declaration for the defaults).
+struct AllocinfoConfig {
+  std::size_t top_sites = 30;
+};
+
+extern const CollectorInfo kAllocinfoCollector;
 
 }  // namespace memledger

@@ -56,8 +56,12 @@ class BalloonCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_balloon_collector(const Config&) {
-  return std::make_unique<BalloonCollector>();
-}
+const CollectorInfo kBalloonCollector{
+    {"balloon", true, {}},
+    "balloon drivers (virtio, vmw, hv, xen, pseries cmm): size, target, MemTotal placement",
+    {&kBalloonInsideMemtotal, &kBalloonBytes, &kBalloonTargetBytes, &kBalloonInflatedPagesTotal, &kBalloonDeflatedPagesTotal},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<BalloonCollector>();
+    }};
 
 }  // namespace memledger

@@ -1,8 +1,9 @@
 #pragma once
 // Balloon drivers: guest memory a hypervisor has taken back. Which driver is loaded, how
-// much it holds and whether those pages still count in MemTotal (KERNEL-FACTS.md,
-// "Balloon"). A balloon that stays inside MemTotal and has no /proc/meminfo line (kernels
-// before 6.15) is invisible to every other counter: seed 000's incident.
+// much it holds and whether those pages still count in MemTotal (procfs/balloon.h). A
+// balloon that stays inside MemTotal and has no /proc/meminfo line (kernels before 6.15) is
+// invisible to every other counter: vmw_balloon takes guest pages with alloc_pages and
+// leaves MemTotal as it was (drivers/misc/vmw_balloon.c).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -11,10 +12,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_balloon_collector(const Config& config);
+extern const CollectorInfo kBalloonCollector;
 
 }  // namespace memledger

@@ -48,8 +48,12 @@ class BuddyinfoCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_buddyinfo_collector(const Config&) {
-  return std::make_unique<BuddyinfoCollector>();
-}
+const CollectorInfo kBuddyinfoCollector{
+    {"buddyinfo", true, {}},
+    "free blocks per order and zone, and how fragmented free memory is",
+    {&kBuddyinfoFreeBlocks, &kBuddyinfoUnusableFreeRatio, &kBuddyinfoFreeBytes, &kBuddyinfoLargestFreeOrder},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<BuddyinfoCollector>();
+    }};
 
 }  // namespace memledger

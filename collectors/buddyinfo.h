@@ -1,6 +1,7 @@
 #pragma once
 // /proc/buddyinfo: free blocks of each order per zone, and how fragmented free memory is
-// (seed 003, case 2: gigabytes free, yet an allocation of 16 contiguous pages stalls).
+// (gigabytes free, yet an allocation of 16 contiguous pages stalls in compaction:
+// Documentation/admin-guide/mm/concepts.rst, mm/compaction.c).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -8,10 +9,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_buddyinfo_collector(const Config& config);
+extern const CollectorInfo kBuddyinfoCollector;
 
 }  // namespace memledger

@@ -61,8 +61,13 @@ class CgroupCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_cgroup_collector(const Config& config) {
-  return std::make_unique<CgroupCollector>(config.cgroup);
-}
+const CollectorInfo kCgroupCollector{
+    {"cgroup", true, {
+          {"top_cgroups", OptionDecl::Kind::count, "20"}}},
+    "kernel memory per memory cgroup and its unnamed residual (top N)",
+    {&kCgroupsScanned, &kCgroupKernelBytes, &kCgroupKernelResidualBytes},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      return std::make_unique<CgroupCollector>(CgroupConfig{options.count("top_cgroups")});
+    }};
 
 }  // namespace memledger

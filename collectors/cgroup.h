@@ -15,13 +15,18 @@
 
 #include "collectors/collector.h"
 #include "procfs/cgroup.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
 // The `limit` cgroups with the most rank_bytes, largest first, ties by path.
 std::vector<CgroupKernelMemory> top_cgroups(std::vector<CgroupKernelMemory> cgroups, std::size_t limit);
 
-std::unique_ptr<Collector> make_cgroup_collector(const Config& config);
+// The collector's options (see its declaration for the defaults).
+struct CgroupConfig {
+  std::size_t top_cgroups = 20;
+};
+
+extern const CollectorInfo kCgroupCollector;
 
 }  // namespace memledger

@@ -63,8 +63,12 @@ class HugepagesCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_hugepages_collector(const Config&) {
-  return std::make_unique<HugepagesCollector>();
-}
+const CollectorInfo kHugepagesCollector{
+    {"hugepages", true, {}},
+    "hugetlbfs pools of every page size, global and per NUMA node",
+    {&kHugepagesPages, &kHugepagesBytes, &kHugepagesNodePages},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<HugepagesCollector>();
+    }};
 
 }  // namespace memledger

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_hugepages_collector(const Config& config);
+extern const CollectorInfo kHugepagesCollector;
 
 }  // namespace memledger

@@ -19,8 +19,12 @@ class LedgerCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_ledger_collector(const Config&) {
-  return std::make_unique<LedgerCollector>();
-}
+const CollectorInfo kLedgerCollector{
+    {"ledger", true, {}},
+    "MemTotal split into disjoint categories and the unexplained remainder",
+    {&kLedgerBytes, &kUnexplainedBytes, &kUnexplainedUncertaintyBytes, &kLedgerFallback},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<LedgerCollector>();
+    }};
 
 }  // namespace memledger

@@ -4,10 +4,10 @@
 #include <memory>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_ledger_collector(const Config& config);
+extern const CollectorInfo kLedgerCollector;
 
 }  // namespace memledger

@@ -86,8 +86,12 @@ class LruCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_lru_collector(const Config&) {
-  return std::make_unique<LruCollector>();
-}
+const CollectorInfo kLruCollector{
+    {"lru", true, {}},
+    "LRU lists (global, per NUMA node) and pages isolated from them",
+    {&kLruBytes, &kLruIsolatedBytes, &kLruNodeBytes},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<LruCollector>();
+    }};
 
 }  // namespace memledger

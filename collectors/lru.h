@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_lru_collector(const Config& config);
+extern const CollectorInfo kLruCollector;
 
 }  // namespace memledger

@@ -33,8 +33,12 @@ class MeminfoCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_meminfo_collector(const Config&) {
-  return std::make_unique<MeminfoCollector>();
-}
+const CollectorInfo kMeminfoCollector{
+    {"meminfo", true, {}},
+    "every /proc/meminfo field, in bytes",
+    {&kMeminfoBytes, &kMeminfoHugepages},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<MeminfoCollector>();
+    }};
 
 }  // namespace memledger

@@ -3,10 +3,10 @@
 #include <memory>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_meminfo_collector(const Config& config);
+extern const CollectorInfo kMeminfoCollector;
 
 }  // namespace memledger

@@ -225,8 +225,13 @@ class PagecensusCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_pagecensus_collector(const Config& config) {
-  return std::make_unique<PagecensusCollector>(config.pagecensus);
-}
+const CollectorInfo kPagecensusCollector{
+    {"pagecensus", false, {
+          {"interval_seconds", OptionDecl::Kind::seconds, "900", 1},
+          {"budget_seconds", OptionDecl::Kind::seconds, "60"}}},
+    "background census of /proc/kpageflags (root): balloon pages, black hole",
+    {&kPagecensusRunsTotal, &kPagecensusPages, &kPagecensusAccountedUntypedBytes, &kPagecensusBlackHoleBytes, &kPagecensusDurationSeconds, &kPagecensusAgeSeconds},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> { return std::make_unique<PagecensusCollector>(
+        PagecensusConfig{options.seconds("interval_seconds"), options.seconds("budget_seconds")}); }};
 
 }  // namespace memledger

@@ -13,10 +13,16 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_pagecensus_collector(const Config& config);
+// The collector's options (see its declaration for the defaults).
+struct PagecensusConfig {
+  double interval_seconds = 900;  // between the starts of two censuses
+  double budget_seconds = 60;     // a census still reading after this is abandoned
+};
+
+extern const CollectorInfo kPagecensusCollector;
 
 }  // namespace memledger

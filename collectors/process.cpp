@@ -481,10 +481,47 @@ std::unique_ptr<Collector> make_process_collector_with_clock(const ProcessConfig
   return std::make_unique<ProcessCollector>(config, std::move(clock), 1);
 }
 
-std::unique_ptr<Collector> make_process_collector(const Config& config) {
-  return std::make_unique<ProcessCollector>(config.process,
-                                            [] { return std::chrono::steady_clock::now(); },
-                                            usable_threads(config.process.read_threads));
+namespace {
+
+void check_process_rule(const YamlReader& reader, const YAML::Node& node) {
+  parse_process_rule(reader, node);
 }
+
+}  // namespace
+
+ProcessConfig process_config(const CollectorOptions& options) {
+  ProcessConfig config;
+  const std::string group_by = options.choice("group_by");
+  config.group_by = group_by == "cgroup" ? ProcessGroupBy::cgroup
+                    : group_by == "unit" ? ProcessGroupBy::unit
+                    : group_by == "user" ? ProcessGroupBy::user
+                                         : ProcessGroupBy::name;
+  // Checked when the file was parsed: this reading cannot fail.
+  const YamlReader reader("collectors.process.rules");
+  for (const auto& rule : options.list("rules")) config.rules.push_back(parse_process_rule(reader, rule));
+  config.top_groups = options.count("top_groups");
+  config.smaps_budget_seconds = options.seconds("smaps_budget_seconds");
+  config.large_process_rss_bytes = options.count("large_process_rss_bytes");
+  config.large_process_refresh_seconds = options.seconds("large_process_refresh_seconds");
+  config.read_threads = options.count("read_threads");
+  return config;
+}
+
+const CollectorInfo kProcessCollector{
+    {"process", true, {
+          {"group_by", OptionDecl::Kind::choice, "name", 0, {"name", "cgroup", "unit", "user"}},
+          {"rules", OptionDecl::Kind::list, "[]", 0, {}, check_process_rule},
+          {"top_groups", OptionDecl::Kind::count, "50"},
+          {"smaps_budget_seconds", OptionDecl::Kind::seconds, "1.0"},
+          {"large_process_rss_bytes", OptionDecl::Kind::count, "1073741824"},
+          {"large_process_refresh_seconds", OptionDecl::Kind::seconds, "60"},
+          {"read_threads", OptionDecl::Kind::count, "2", 1}}},
+    "per-process RSS/PSS/USS/swap by group within a time budget, and the pss ledger",
+    {&kProcessMemoryBytes, &kProcessGroupProcesses, &kProcessesPssBytes, &kProcessesRssBytes, &kProcessesUnmeasuredRssBytes, &kProcesses, &kProcessSmapsReadSeconds, &kProcessSmapsCacheAgeSeconds},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      ProcessConfig config = process_config(options);
+      return std::make_unique<ProcessCollector>(config, [] { return std::chrono::steady_clock::now(); },
+                                                usable_threads(config.read_threads));
+    }};
 
 }  // namespace memledger

@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/process_groups.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
@@ -21,7 +22,10 @@ namespace memledger {
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
-std::unique_ptr<Collector> make_process_collector(const Config& config);
+// The process collector's options, read from its configuration section.
+ProcessConfig process_config(const CollectorOptions& options);
+
+extern const CollectorInfo kProcessCollector;
 // For tests: an injected clock makes the budget deterministic (and the reads one thread's).
 std::unique_ptr<Collector> make_process_collector_with_clock(const ProcessConfig& config,
                                                              SteadyClock clock);

@@ -15,6 +15,57 @@
 
 namespace memledger {
 
+std::string group_template_error(std::string_view name_template, std::size_t capture_groups) {
+  for (std::size_t i = 0; i < name_template.size(); ++i) {
+    if (name_template[i] != '$') continue;
+    if (i + 1 == name_template.size()) return "name ends with a lone \"$\" (write \"$$\" for a dollar)";
+    char next = name_template[++i];
+    if (next == '$') continue;
+    if (next < '0' || next > '9') {
+      return std::string("\"$") + next + "\" in name: expected $0..$9 or $$";
+    }
+    if (static_cast<std::size_t>(next - '0') > capture_groups) {
+      return std::string("name uses $") + next + " but the regex has " +
+             std::to_string(capture_groups) + " capture group(s)";
+    }
+  }
+  return {};
+}
+
+ProcessGroupRule parse_process_rule(const YamlReader& r, const YAML::Node& node) {
+  r.expect_map(node, "collectors.process.rules[]");
+  r.check_keys(node, "collectors.process.rules[]", {"match", "regex", "name"});
+  ProcessGroupRule rule;
+  const YAML::Node match = node["match"];
+  const YAML::Node regex = node["regex"];
+  const YAML::Node name = node["name"];
+  if (!match || !regex || !name) r.fail(node, "a rule needs match, regex and name");
+  auto field = r.scalar<std::string>(match, "match", "comm, exe or cmdline");
+  if (field == "comm") {
+    rule.field = ProcessGroupRule::Field::comm;
+  } else if (field == "exe") {
+    rule.field = ProcessGroupRule::Field::exe;
+  } else if (field == "cmdline") {
+    rule.field = ProcessGroupRule::Field::cmdline;
+  } else {
+    r.fail(match, "match must be comm, exe or cmdline, got \"" + field + "\"");
+  }
+  rule.regex = r.scalar<std::string>(regex, "regex", "a string");
+  regex_t compiled;
+  if (int error = ::regcomp(&compiled, rule.regex.c_str(), REG_EXTENDED)) {
+    char reason[256];
+    ::regerror(error, &compiled, reason, sizeof reason);
+    r.fail(regex, "invalid regex \"" + rule.regex + "\": " + reason);
+  }
+  std::size_t capture_groups = compiled.re_nsub;
+  ::regfree(&compiled);
+  rule.name_template = r.scalar<std::string>(name, "name", "a string");
+  if (auto error = group_template_error(rule.name_template, capture_groups); !error.empty()) {
+    r.fail(name, error);
+  }
+  return rule;
+}
+
 struct ProcessGrouper::CompiledRule {
   ProcessGroupRule::Field field;
   std::string name_template;

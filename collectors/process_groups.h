@@ -12,9 +12,38 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/yaml_reader.h"
 #include "procfs/snapshot.h"
 
 namespace memledger {
+
+// How a process is named into a group when no rule matches it.
+enum class ProcessGroupBy { name, cgroup, unit, user };
+
+// One ordered grouping rule: the first whose regex matches names the group.
+struct ProcessGroupRule {
+  enum class Field { comm, exe, cmdline };
+  Field field = Field::comm;
+  std::string regex;          // POSIX extended (regex(7)); validated when the config loads
+  std::string name_template;  // $0..$9: the match and its groups; {comm}, {exe}
+};
+
+// Why a rule's name template is invalid ("" when valid): "$" must be followed by a digit
+// no larger than the regex's capture groups, or by another "$".
+std::string group_template_error(std::string_view name_template, std::size_t capture_groups);
+
+struct ProcessConfig {
+  ProcessGroupBy group_by = ProcessGroupBy::name;
+  std::vector<ProcessGroupRule> rules;
+  std::size_t top_groups = 50;
+  double smaps_budget_seconds = 1.0;
+  std::uint64_t large_process_rss_bytes = 1ull << 30;
+  double large_process_refresh_seconds = 60;
+  std::size_t read_threads = 2;  // threads reading /proc/<pid> files at once
+};
+
+// Checks one item of collectors.process.rules (throws ConfigError at it), and reads it.
+ProcessGroupRule parse_process_rule(const YamlReader& reader, const YAML::Node& node);
 
 // What grouping may ask about one process; implementations read lazily and remember.
 class ProcessFacts {

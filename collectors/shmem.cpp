@@ -316,13 +316,23 @@ class ShmemCollector final : public Collector {
 
 std::unique_ptr<ShmemProbe> make_system_shmem_probe() { return std::make_unique<SystemShmemProbe>(); }
 
-std::unique_ptr<Collector> make_shmem_collector(const Config& config) {
-  return make_shmem_collector_with_probe(config, make_system_shmem_probe());
+const CollectorInfo kShmemCollector{
+    {"shmem", true, {
+          {"scan_open_files", OptionDecl::Kind::boolean, "true"},
+          {"open_files_refresh_seconds", OptionDecl::Kind::seconds, "60"}}},
+    "Shmem by owner: tmpfs mounts, System V segments, memfd and deleted open files",
+    {&kTmpfsUsedBytes, &kTmpfsSizeBytes, &kTmpfsUnmeasuredMounts, &kShmemUnattributedBytes, &kSysvShmSegments, &kSysvShmSizeBytes, &kSysvShmBytes, &kSysvShmOrphanedSegments, &kSysvShmOrphanedBytes, &kTmpfsDeletedOpenFiles, &kTmpfsDeletedOpenBytes, &kMemfdFiles, &kMemfdBytes, &kShmemOpenFilesScanAgeSeconds, &kShmemUnscannedProcesses},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      return make_shmem_collector_with_probe(shmem_config(options), make_system_shmem_probe());
+    }};
+
+ShmemConfig shmem_config(const CollectorOptions& options) {
+  return ShmemConfig{options.boolean("scan_open_files"), options.seconds("open_files_refresh_seconds")};
 }
 
-std::unique_ptr<Collector> make_shmem_collector_with_probe(const Config& config,
+std::unique_ptr<Collector> make_shmem_collector_with_probe(const ShmemConfig& config,
                                                            std::unique_ptr<ShmemProbe> probe) {
-  return std::make_unique<ShmemCollector>(config.shmem, std::move(probe));
+  return std::make_unique<ShmemCollector>(config, std::move(probe));
 }
 
 }  // namespace memledger

@@ -1,8 +1,8 @@
 #pragma once
 // Where /proc/meminfo's Shmem lives: tmpfs mounts (statfs), System V shared memory
 // segments (/proc/sysvipc/shm), memfd files and deleted tmpfs files that processes still
-// hold open (/proc/<pid>/fd). Seed 004: tmpfs memory belongs to no process, so it looks
-// like a leak until the mount that holds it is named.
+// hold open (/proc/<pid>/fd). tmpfs memory belongs to no process (mm/shmem.c charges it to
+// the page cache), so it looks like a leak until the mount that holds it is named.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,7 +13,7 @@
 
 #include "collectors/collector.h"
 #include "procfs/mountinfo.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
@@ -67,8 +67,15 @@ struct OpenFileSummary {
 OpenFileSummary summarize_deleted_open_files(const std::vector<MountEntry>& mounts,
                                              const std::vector<OpenFile>& files);
 
-std::unique_ptr<Collector> make_shmem_collector(const Config& config);
-std::unique_ptr<Collector> make_shmem_collector_with_probe(const Config& config,
+// The collector's options (see its declaration for the defaults).
+struct ShmemConfig {
+  bool scan_open_files = true;  // look for deleted files in every /proc/<pid>/fd
+  double open_files_refresh_seconds = 60;  // a scan serves the scrapes of this long
+};
+
+extern const CollectorInfo kShmemCollector;
+ShmemConfig shmem_config(const CollectorOptions& options);
+std::unique_ptr<Collector> make_shmem_collector_with_probe(const ShmemConfig& config,
                                                            std::unique_ptr<ShmemProbe> probe);
 
 }  // namespace memledger

@@ -104,8 +104,13 @@ SlabTopCaches top_slab_caches(const SlabInfo& info, std::size_t limit, std::uint
   return top;
 }
 
-std::unique_ptr<Collector> make_slab_collector(const Config& config) {
-  return std::make_unique<SlabCollector>(config.slab.top_caches);
-}
+const CollectorInfo kSlabCollector{
+    {"slab", true, {
+          {"top_caches", OptionDecl::Kind::count, "30"}}},
+    "slab caches from /proc/slabinfo (root): the largest by name, the rest as other",
+    {&kSlabCacheObjectSizeBytes, &kSlabBytes, &kSlabCaches, &kSlabCacheBytes, &kSlabCacheObjects},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      return std::make_unique<SlabCollector>(options.count("top_caches"));
+    }};
 
 }  // namespace memledger

@@ -9,7 +9,7 @@
 
 #include "collectors/collector.h"
 #include "procfs/slabinfo.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
@@ -34,6 +34,6 @@ struct SlabTopCaches {
 // literally named "other" always goes to the remainder for the same reason.
 SlabTopCaches top_slab_caches(const SlabInfo& info, std::size_t limit, std::uint64_t page_size);
 
-std::unique_ptr<Collector> make_slab_collector(const Config& config);
+extern const CollectorInfo kSlabCollector;
 
 }  // namespace memledger

@@ -75,8 +75,13 @@ std::vector<std::pair<std::string, std::uint64_t>> top_vmalloc_callers(
   return top;
 }
 
-std::unique_ptr<Collector> make_vmalloc_collector(const Config& config) {
-  return std::make_unique<VmallocCollector>(config.vmalloc.top_callers);
-}
+const CollectorInfo kVmallocCollector{
+    {"vmalloc", true, {
+          {"top_callers", OptionDecl::Kind::count, "20"}}},
+    "vmalloc RAM by kind and caller, and vmapped task stacks (/proc/vmallocinfo, root)",
+    {&kVmallocBytes, &kVmallocIoremapAddressSpaceBytes, &kVmallocCallerBytes, &kVmallocKernelStackBytes, &kVmallocKernelStackAreas},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      return std::make_unique<VmallocCollector>(options.count("top_callers"));
+    }};
 
 }  // namespace memledger

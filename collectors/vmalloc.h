@@ -13,7 +13,7 @@
 
 #include "collectors/collector.h"
 #include "procfs/vmallocinfo.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
@@ -22,6 +22,6 @@ namespace memledger {
 std::vector<std::pair<std::string, std::uint64_t>> top_vmalloc_callers(
     const VmallocSummary& summary, std::size_t limit);
 
-std::unique_ptr<Collector> make_vmalloc_collector(const Config& config);
+extern const CollectorInfo kVmallocCollector;
 
 }  // namespace memledger

@@ -49,8 +49,12 @@ class ZoneinfoCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> make_zoneinfo_collector(const Config&) {
-  return std::make_unique<ZoneinfoCollector>();
-}
+const CollectorInfo kZoneinfoCollector{
+    {"zoneinfo", true, {}},
+    "per-zone free/managed/present/spanned pages and per-CPU free lists",
+    {&kPerCpuFreeListBytes, &kZoneBytes},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<ZoneinfoCollector>();
+    }};
 
 }  // namespace memledger

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-std::unique_ptr<Collector> make_zoneinfo_collector(const Config& config);
+extern const CollectorInfo kZoneinfoCollector;
 
 }  // namespace memledger

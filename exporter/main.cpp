@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/registry.h"
 #include "config/config.h"
 #include "exporter/cli.h"
 #include "exporter/explain.h"
@@ -27,7 +28,7 @@ double unix_now() {
 }
 
 Config load_config(const CliOptions& options) {
-  return options.config_file ? load_config_file(*options.config_file) : default_config();
+  return options.config_file ? load_exporter_config_file(*options.config_file) : default_config();
 }
 
 WebConfig load_web_config(const CliOptions& options) {
@@ -104,6 +105,7 @@ int serve(const CliOptions& options, ScrapeRunner& runner) {
   log_event(spdlog::level::info, "listening",
             {{"address", bound_address(options.http.listen_address, server->listening_ports())},
              {"tls", server->tls() ? "true" : "false"},
+             {"max_connections", std::to_string(server->max_connections())},
              {"path", options.http.telemetry_path},
              {"version", kVersion}});
   for (;;) {

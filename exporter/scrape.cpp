@@ -12,12 +12,13 @@
 
 #include "collectors/worker_pool.h"
 #include "procfs/errors.h"
+#include "exporter/front_door.h"
 #include "exporter/logging.h"
 #include "version.h"
 
 namespace memledger {
 
-// The metric families this file emits.
+// The exporter's own families (the collectors' are listed in their declarations).
 const MetricFamilyDecl kScrapeCollectorSuccess{
     "memledger_scrape_collector_success", MetricType::Gauge,
     "1 if the collector succeeded on this scrape, 0 if it failed (see the log).",
@@ -47,6 +48,15 @@ const MetricFamilyDecl kConfigLastReloadSuccessTimestampSeconds{
     "memledger_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
     "Unix time of the last successful configuration load.",
     {}};
+
+const std::vector<const MetricFamilyDecl*>& exporter_families() {
+  static const std::vector<const MetricFamilyDecl*> families = [] {
+    std::vector<const MetricFamilyDecl*> all = {&kScrapeCollectorSuccess, &kScrapeCollectorDurationSeconds, &kScrapeRequestsTotal, &kScrapeCollectionsTotal, &kBuildInfo, &kConfigLastReloadSuccessful, &kConfigLastReloadSuccessTimestampSeconds};
+    all.insert(all.end(), front_door_families().begin(), front_door_families().end());
+    return all;
+  }();
+  return families;
+}
 
 // What one collector did in one scrape, kept until every collector is done so that the
 // exposition and the log follow the catalog's order whichever thread ran it.
@@ -100,6 +110,11 @@ void ScrapeRunner::run_all(Snapshot& snapshot, std::vector<CollectorRun>& runs) 
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   });
+}
+
+void ScrapeRunner::add_self_metrics(std::function<void(MetricSink&)> emit) {
+  std::lock_guard lock(reload_mutex_);
+  self_metrics_.push_back(std::move(emit));
 }
 
 void ScrapeRunner::set_config_reload_result(bool success, double timestamp_seconds) {
@@ -166,6 +181,7 @@ void ScrapeRunner::report_success(std::string_view collector) {
 std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCounts counts) {
   MetricSink out;
   MetricSink self;
+  std::vector<std::string> failures;
   {
     std::lock_guard lock(collectors_mutex_);
     std::vector<CollectorRun> runs(collectors_.size());
@@ -182,8 +198,10 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
         report_success(name);
         out.absorb(std::move(run.sink));
       } else {
-        report_failure(name, run.message.empty() ? "unknown exception" : run.message, run.file,
-                       run.line);
+        std::string message = run.message.empty() ? "unknown exception" : run.message;
+        report_failure(name, message, run.file, run.line);
+        std::string where = run.file.empty() ? "" : " (" + run.file + (run.line ? ":" + std::to_string(run.line) : "") + ")";
+        failures.push_back(std::string(name) + " failed: " + message + where);
       }
       self.emit(kScrapeCollectorSuccess, {name}, run.success ? 1 : 0);
       self.emit(kScrapeCollectorDurationSeconds, {name}, run.seconds);
@@ -196,31 +214,14 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
     std::lock_guard lock(reload_mutex_);
     self.emit(kConfigLastReloadSuccessful, {}, reload_success_ ? 1 : 0);
     self.emit(kConfigLastReloadSuccessTimestampSeconds, {}, reload_timestamp_);
+    for (const auto& emit : self_metrics_) emit(self);
   }
   out.absorb(std::move(self));
   auto exposition = std::make_shared<Exposition>();
   exposition->text = prometheus::TextSerializer().Serialize(out.families());
+  exposition->families = out.take();
+  exposition->failures = std::move(failures);
   return exposition;
-}
-
-}  // namespace memledger
-
-#include "collectors/registry.h"
-
-namespace memledger {
-
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides) {
-  std::vector<std::unique_ptr<Collector>> collectors;
-  for (const auto& info : collector_catalog()) {
-    bool enabled = info.enabled_by_default;
-    if (auto it = config.collector_enabled.find(info.name); it != config.collector_enabled.end()) {
-      enabled = it->second;
-    }
-    if (auto it = overrides.find(info.name); it != overrides.end()) enabled = it->second;
-    if (enabled) collectors.push_back(info.make(config));
-  }
-  return collectors;
 }
 
 }  // namespace memledger

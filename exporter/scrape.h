@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,8 +17,15 @@
 
 namespace memledger {
 
+// The families the exporter adds to every scrape about itself.
+const std::vector<const MetricFamilyDecl*>& exporter_families();
+
+// One collection: what /metrics serves, and the same samples for the pages and explain
+// that read them.
 struct Exposition {
   std::string text;  // Prometheus text format 0.0.4
+  std::vector<prometheus::MetricFamily> families;
+  std::vector<std::string> failures;  // "name failed: reason (file:line)", catalog order
 };
 
 class ScrapeRunner {
@@ -31,6 +39,9 @@ class ScrapeRunner {
   void replace_collectors(std::vector<std::unique_ptr<Collector>> collectors);
 
   void set_config_reload_result(bool success, double timestamp_seconds);
+
+  // `emit` adds families to the exporter's own metrics on every scrape (the HTTP server's).
+  void add_self_metrics(std::function<void(MetricSink&)> emit);
 
  private:
   struct ScrapeCounts {
@@ -62,16 +73,7 @@ class ScrapeRunner {
   std::mutex reload_mutex_;
   bool reload_success_ = true;
   double reload_timestamp_ = 0;
+  std::vector<std::function<void(MetricSink&)>> self_metrics_;  // under reload_mutex_
 };
-
-}  // namespace memledger
-
-#include "config/config.h"
-
-namespace memledger {
-
-// The collectors the config and the --[no-]collector.NAME flags enable, in catalog order.
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides);
 
 }  // namespace memledger

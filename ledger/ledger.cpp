@@ -126,7 +126,7 @@ class LedgerBuilder {
       if (auto line = in_.meminfo.bytes("Balloon")) {
         bytes = *line;
       } else if (in_.balloon_driver_bytes) {
-        bytes = *in_.balloon_driver_bytes;  // seed 000: vmw_balloon before 6.15
+        bytes = *in_.balloon_driver_bytes;  // vmw_balloon before 6.15 (drivers/misc/vmw_balloon.c)
       } else {
         bytes = vmstat_bytes("nr_balloon_pages");
       }

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "collectors/registry.h"
 #include "collectors/balloon.h"
 #include "collectors/buddyinfo.h"
 #include "collectors/cgroup.h"
@@ -106,9 +107,7 @@ void write_bytes(int fd, std::size_t bytes) {
 
 // A shmem collector that rescans the descriptors on every collection.
 Config every_scrape() {
-  Config config;
-  config.shmem.open_files_refresh_seconds = 0;
-  return config;
+  return parse_exporter_config("collectors:\n  shmem:\n    open_files_refresh_seconds: 0\n", "test");
 }
 
 void tmpfs_test() {
@@ -119,7 +118,7 @@ void tmpfs_test() {
     expect(false, "mount a tmpfs");
     return;
   }
-  auto collector = make_shmem_collector(every_scrape());
+  auto collector = kShmemCollector.make_from(every_scrape());
   int kept = ::open((dir + "/filled").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   write_bytes(kept, 64 << 20);
   ::close(kept);
@@ -145,7 +144,7 @@ void tmpfs_test() {
 }
 
 void sysv_test() {
-  auto collector = make_shmem_collector(every_scrape());
+  auto collector = kShmemCollector.make_from(every_scrape());
   double before = sample(*collector, "memledger_sysv_shm_bytes", {{"state", "resident"}});
   double orphans_before = sample(*collector, "memledger_sysv_shm_orphaned_bytes", {});
   int id = ::shmget(IPC_PRIVATE, 8 << 20, IPC_CREAT | 0600);
@@ -166,7 +165,7 @@ void sysv_test() {
 }
 
 void memfd_test() {
-  auto collector = make_shmem_collector(every_scrape());
+  auto collector = kShmemCollector.make_from(every_scrape());
   double before = sample(*collector, "memledger_memfd_bytes", {});
   int fd = ::memfd_create("memledger-test", MFD_CLOEXEC);
   write_bytes(fd, 8 << 20);
@@ -234,9 +233,8 @@ void cgroup_test() {
   fs::path dir = base / "memledger-live-test";
   fs::create_directory(dir);
   std::string name = "/memledger-live-test";
-  Config config;
-  config.cgroup.top_cgroups = 100000;
-  auto collector = make_cgroup_collector(config);
+  auto collector = kCgroupCollector.make_from(
+      parse_exporter_config("collectors:\n  cgroup:\n    top_cgroups: 100000\n", "test"));
   std::string_view item = version == 1 ? "kmem" : "kernel";
   double before = sample(*collector, "memledger_cgroup_kernel_bytes", {{"cgroup", name}, {"item", item}});
   PipeHolder holder = hold_pipes(128, (dir / "cgroup.procs").string());
@@ -294,9 +292,8 @@ struct CensusReading {
 };
 
 CensusReading one_census() {
-  Config config;
-  config.pagecensus.interval_seconds = 3600;
-  auto collector = make_pagecensus_collector(config);
+  auto collector = kPagecensusCollector.make_from(
+      parse_exporter_config("collectors:\n  pagecensus:\n    interval_seconds: 3600\n", "test"));
   CensusReading r;
   for (int i = 0; i < 600 && std::isnan(r.black_hole); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

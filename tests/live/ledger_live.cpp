@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/registry.h"
 #include "collectors/ledger.h"
 #include "ledger/ledger.h"
 #include "collectors/ledger_emit.h"

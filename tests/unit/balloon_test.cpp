@@ -34,7 +34,7 @@ BalloonReadings read_fixture(const std::string& tree) {
 MetricSink collect_fixture(const std::string& tree) {
   Snapshot snapshot(roots_of(tree));
   MetricSink sink;
-  make_balloon_collector(Config{})->collect(snapshot, sink);
+  kBalloonCollector.make_from(Config{})->collect(snapshot, sink);
   return sink;
 }
 

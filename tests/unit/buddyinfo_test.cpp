@@ -56,7 +56,7 @@ TEST_CASE("the unusable free space index says how much free memory an order cann
 TEST_CASE("seed 003 case 2: lots of free memory, none of it in large blocks") {
   Snapshot snapshot(roots_of("seed003-fragmented-linux-3.10"));
   MetricSink sink;
-  make_buddyinfo_collector(Config{})->collect(snapshot, sink);
+  kBuddyinfoCollector.make_from(Config{})->collect(snapshot, sink);
   const LabelPair normal[] = {{"node", "0"}, {"zone", "Normal"}};
   CHECK(gauge_value(sink, "memledger_buddyinfo_largest_free_order", {normal[0], normal[1]}) == 7);
   // 52348 + 2*31027 + 4*12004 + 8*3016 pages sit in blocks under 16 pages.
@@ -72,7 +72,7 @@ TEST_CASE("seed 003 case 2: lots of free memory, none of it in large blocks") {
 TEST_CASE("this VM's buddyinfo: one series per zone and order") {
   Snapshot snapshot(roots_of("linux-6.18-firecracker"));
   MetricSink sink;
-  make_buddyinfo_collector(Config{})->collect(snapshot, sink);
+  kBuddyinfoCollector.make_from(Config{})->collect(snapshot, sink);
   CHECK(sample_count(sink, "memledger_buddyinfo_free_blocks") == 3 * 11);
   CHECK(sample_count(sink, "memledger_buddyinfo_unusable_free_ratio") == 3 * 10);
   CHECK(gauge_value(sink, "memledger_buddyinfo_free_blocks",

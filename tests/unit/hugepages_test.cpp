@@ -120,7 +120,7 @@ TEST_CASE("read_hugepage_pools names the sysfs file that holds garbage") {
 TEST_CASE("the hugepages collector exports global pools, bytes and per-node pools") {
   Snapshot snapshot(sysfs_at("two-sizes-two-nodes"));
   MetricSink sink;
-  make_hugepages_collector(Config{})->collect(snapshot, sink);
+  kHugepagesCollector.make_from(Config{})->collect(snapshot, sink);
 
   CHECK(gauge_value(sink, "memledger_hugepages_pages", {{"size", "2MiB"}, {"state", "total"}}) == 512);
   CHECK(gauge_value(sink, "memledger_hugepages_pages", {{"size", "2MiB"}, {"state", "reserved"}}) == 100);

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "collectors/registry.h"
 #include "exporter/scrape.h"
 #include "sample_lookup.h"
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "collectors/registry.h"
 #include "collectors/meminfo.h"
 #include "collectors/vmalloc.h"
 #include "procfs/meminfo.h"
@@ -206,9 +207,7 @@ TEST_CASE("parse_vmallocinfo rejects bad input with the line number") {
 }
 
 TEST_CASE("the vmalloc collector exports kinds, top callers, ioremap and stacks") {
-  Config config;
-  config.vmalloc.top_callers = 2;
-  auto collector = make_vmalloc_collector(config);
+  auto collector = testing::make_collector(kVmallocCollector, "top_callers: 2");
   CHECK(collector->name() == "vmalloc");
   Snapshot snapshot(SourceRoots{.procfs = fixture_dir("linux-4.14-handmade"), .page_size = kPage});
   MetricSink sink;
@@ -230,7 +229,7 @@ TEST_CASE("the vmalloc collector exports kinds, top callers, ioremap and stacks"
 }
 
 TEST_CASE("the vmalloc collector fails naming /proc/vmallocinfo when it cannot be read") {
-  auto collector = make_vmalloc_collector(Config{});
+  auto collector = kVmallocCollector.make_from(Config{});
   auto root = fixture_dir("no-such-dir");
   Snapshot snapshot(SourceRoots{.procfs = root, .page_size = kPage});
   MetricSink sink;

@@ -153,7 +153,7 @@ TEST_CASE("parse_zoneinfo rejects bad input with the line number") {
 TEST_CASE("the zoneinfo collector exports zones and the per-CPU free list total in bytes") {
   Snapshot snapshot(SourceRoots{kFixtures + "linux-6.18-firecracker", "/nonexistent"});
   MetricSink sink;
-  make_zoneinfo_collector(Config{})->collect(snapshot, sink);
+  kZoneinfoCollector.make_from(Config{})->collect(snapshot, sink);
   const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
 
   CHECK(gauge_value(sink, "memledger_per_cpu_free_list_bytes", {}) == 54650 * page);
@@ -173,7 +173,7 @@ TEST_CASE("the zoneinfo collector exports zones and the per-CPU free list total 
 TEST_CASE("the zoneinfo collector leaves out managed where the kernel lacks it") {
   Snapshot snapshot(SourceRoots{kFixtures + "linux-3.6", "/nonexistent"});
   MetricSink sink;
-  make_zoneinfo_collector(Config{})->collect(snapshot, sink);
+  kZoneinfoCollector.make_from(Config{})->collect(snapshot, sink);
   CHECK_FALSE(find_sample(sink, "memledger_zone_bytes",
                           {{"node", "0"}, {"zone", "Normal"}, {"state", "managed"}}));
   CHECK(sample_count(sink, "memledger_zone_bytes") == 3 * 4);
@@ -183,7 +183,7 @@ TEST_CASE("the zoneinfo collector names the file when it is unreadable") {
   Snapshot snapshot(SourceRoots{kFixtures + "no-such-kernel", "/nonexistent"});
   MetricSink sink;
   try {
-    make_zoneinfo_collector(Config{})->collect(snapshot, sink);
+    kZoneinfoCollector.make_from(Config{})->collect(snapshot, sink);
     FAIL("no CollectError");
   } catch (const CollectError& e) {
     CHECK(e.file() == kFixtures + "no-such-kernel/zoneinfo");
