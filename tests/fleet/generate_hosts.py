@@ -31,16 +31,17 @@ FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures")
 KIB = 1024
 GIB = 1024 ** 3
 
-# name: (tree, collectors to disable because the capture lacks their files)
+# name: (tree, collectors to disable because the capture lacks their files); the whole
+# hosts of tests/fixtures/hosts/ (see its README).
+HOSTS_DIR = os.path.join(FIXTURES, "hosts")
 TEMPLATES = {
-    # A 6.18 Firecracker guest with a virtio balloon (deflate-on-OOM), full capture.
-    "linux-6.18-firecracker": (os.path.join(FIXTURES, "ledger", "linux-6.18-firecracker"), []),
-    # This project's VM (6.18): meminfo, vmstat, zoneinfo, buddyinfo, huge page counts.
-    "linux-6.18-vm": (os.path.join(HERE, "templates", "linux-6.18-vm"),
-                      ["slab", "vmalloc", "shmem"]),
-    # RHEL 7 (3.10): /proc/meminfo only, as the seed report captured it.
-    "linux-3.10-el7": (os.path.join(FIXTURES, "ledger", "seed001-linux-3.10"),
-                       ["slab", "vmalloc", "lru", "zoneinfo", "shmem", "buddyinfo"]),
+    # This project's VM: Linux 6.18 on Firecracker, a virtio balloon (deflate-on-OOM).
+    "linux-6.18-firecracker": (os.path.join(HOSTS_DIR, "linux-6.18-firecracker"), []),
+    # CentOS 7 (3.10) with a VMware balloon: no vmstat, no mountinfo.
+    "linux-3.10-vmware": (os.path.join(HOSTS_DIR, "linux-3.10-vmware"), ["lru", "shmem"]),
+    # Two NUMA nodes, 2 MiB and 1 GiB huge page pools: no buddyinfo, no mountinfo.
+    "two-nodes-two-hugepage-sizes": (os.path.join(HOSTS_DIR, "two-nodes-two-hugepage-sizes"),
+                                     ["buddyinfo", "shmem"]),
 }
 # Collectors that read the running system rather than the trees (every process's files,
 # the cgroup hierarchy, page frames) or cost more than a simulated host needs.
@@ -89,8 +90,8 @@ def fleet(count=50):
         hosts.append(Host("host%02d" % i, template,
                           extra_total=(i % 7) * 2 * GIB,
                           leak=(i % 11) * 8 * 1024 * 1024))
-    # The leaks, one per template: they start above every quiet host's share (at most 7%,
-    # a small RHEL 7 host) and grow half a GiB a step.
+    # The leaks, one per template: they start above every quiet host's share (under 3%)
+    # and grow half a GiB a step.
     for i in (7, 21, 41):
         hosts[i].extra_total = 16 * GIB
         hosts[i].leak = 4 * GIB
