@@ -10,7 +10,7 @@ BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-de
   libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev nlohmann-json3-dev libasio-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
-  openssl util-linux systemd-container chromium
+  openssl util-linux systemd-container chromium victoria-metrics prometheus-alertmanager
 
 .PHONY: all deps test-deps build run test test-sanitize fuzz bench golden package clean
 
