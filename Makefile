@@ -7,8 +7,9 @@ RUN_ARGS ?=
 FUZZ_SECONDS ?= 20
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
-  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev
-TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
+  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev libbpf-dev bpftool clang-14 pkg-config \
+  linux-libc-dev
+TEST_PACKAGES := linux-perf prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
   openssl util-linux systemd-container
 

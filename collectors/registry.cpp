@@ -2,6 +2,7 @@
 
 #include "collectors/allocinfo.h"
 #include "collectors/balloon.h"
+#include "collectors/blackhole.h"
 #include "collectors/buddyinfo.h"
 #include "collectors/cgroup.h"
 #include "collectors/hugepages.h"
@@ -46,6 +47,8 @@ const std::vector<CollectorInfo>& collector_catalog() {
        make_allocinfo_collector},
       {"pagecensus", "background census of /proc/kpageflags (root): balloon pages, black hole",
        false, make_pagecensus_collector},
+      {"blackhole", "eBPF on the page allocator: kernel pages no counter accounts for, by call site and process",
+       true, make_blackhole_collector},
   };
   return catalog;
 }

@@ -43,6 +43,9 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"buddyinfo", {}},
     {"allocinfo", {"top_sites"}},
     {"pagecensus", {"interval_seconds", "budget_seconds"}},
+    {"blackhole",
+     {"reconcile_interval_seconds", "reconcile_budget_seconds", "max_tracked_pages", "max_stacks",
+      "top_series", "btf_path"}},
 };
 
 double seconds(const YamlReader& r, const YAML::Node& node, std::string_view key) {
@@ -160,6 +163,26 @@ void parse_collector(const YamlReader& r, const YAML::Node& key, const YAML::Nod
     if (auto n = node["interval_seconds"]) census.interval_seconds = seconds(r, n, "interval_seconds");
     if (auto n = node["budget_seconds"]) census.budget_seconds = seconds(r, n, "budget_seconds");
     if (census.interval_seconds < 1) r.fail(node, "interval_seconds must be at least 1");
+  }
+  if (name == "blackhole") {
+    auto& b = config.blackhole;
+    if (auto n = node["reconcile_interval_seconds"]) {
+      b.reconcile_interval_seconds = seconds(r, n, "reconcile_interval_seconds");
+      if (b.reconcile_interval_seconds < 1) r.fail(n, "reconcile_interval_seconds must be at least 1");
+    }
+    if (auto n = node["reconcile_budget_seconds"]) {
+      b.reconcile_budget_seconds = seconds(r, n, "reconcile_budget_seconds");
+    }
+    if (auto n = node["max_tracked_pages"]) {
+      b.max_tracked_pages = r.count(n, "max_tracked_pages");
+      if (b.max_tracked_pages < 1) r.fail(n, "max_tracked_pages must be at least 1");
+    }
+    if (auto n = node["max_stacks"]) {
+      b.max_stacks = r.count(n, "max_stacks");
+      if (b.max_stacks < 1) r.fail(n, "max_stacks must be at least 1");
+    }
+    if (auto n = node["top_series"]) b.top_series = r.count(n, "top_series");
+    if (auto n = node["btf_path"]) b.btf_path = r.scalar<std::string>(n, "btf_path", "a file path");
   }
 }
 

@@ -57,6 +57,15 @@ struct PagecensusConfig {
   double budget_seconds = 60;     // a census still reading after this is abandoned
 };
 
+struct BlackholeConfig {
+  double reconcile_interval_seconds = 10;  // between two passes over the tracked pages
+  double reconcile_budget_seconds = 2;     // a pass stops after this; the rest waits
+  std::uint64_t max_tracked_pages = 262144;  // entries of the BPF map of live allocations
+  std::uint64_t max_stacks = 16384;          // distinct kernel stacks kept
+  std::size_t top_series = 30;               // (site, group) pairs exported by name
+  std::string btf_path;                      // empty: <path.sysfs>/kernel/btf/vmlinux
+};
+
 struct Config {
   // collector name -> enabled; a collector absent here keeps its built-in default.
   std::map<std::string, bool, std::less<>> collector_enabled;
@@ -67,6 +76,7 @@ struct Config {
   CgroupConfig cgroup;
   AllocinfoConfig allocinfo;
   PagecensusConfig pagecensus;
+  BlackholeConfig blackhole;
 };
 
 // A config that cannot be used: names the source, line and column (1-based; 0 = unknown).
