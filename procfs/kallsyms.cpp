@@ -97,13 +97,16 @@ bool is_allocator_frame(std::string_view fn) {
   return starts_with_any(fn, {"__alloc_pages_", "alloc_pages_", "rmqueue", "__rmqueue"});
 }
 
-// Allocations whose pages a /proc/meminfo counter includes although their page frames
-// carry no kpageflags type: VmallocUsed (mm/vmalloc.c), Percpu (mm/percpu-vm.c), and
-// large kmalloc, which Slab counts since 5.13 (mm/slub.c, ___kmalloc_large_node).
+// Allocations whose pages a /proc/meminfo counter includes, whatever kpageflags shows at
+// the moment of the reconcile: VmallocUsed (mm/vmalloc.c), Percpu (mm/percpu-vm.c), Slab
+// (slab pages, mm/slub.c allocate_slab; large kmalloc since 5.13, ___kmalloc_large_node)
+// and PageTables (include/asm-generic/pgalloc.h, arch/x86/mm/pgtable.c).
 bool is_accounted_elsewhere(std::string_view fn) {
   return starts_with_any(fn, {"vm_area_alloc_pages", "__vmalloc_area_node", "__vmalloc_node",
                               "pcpu_alloc_pages", "pcpu_populate_chunk", "___kmalloc_large_node",
-                              "__kmalloc_large_node", "kmalloc_large"});
+                              "__kmalloc_large_node", "kmalloc_large", "allocate_slab", "new_slab",
+                              "pte_alloc_one", "__pte_alloc", "__pmd_alloc", "__pud_alloc",
+                              "__p4d_alloc", "pgd_alloc", "pmd_alloc_one", "pud_alloc_one"});
 }
 
 }  // namespace
