@@ -149,8 +149,16 @@ class BlackholeCollector final : public Collector {
 
   void collect(Snapshot& snapshot, MetricSink& sink) override {
     // Started by the first scrape, so that it reads the procfs and sysfs the scrapes read.
+    // The cheap checks run at once, so that even a single collection (--once) says why
+    // the tracer cannot run.
     std::call_once(started_, [&] {
       roots_ = snapshot.roots();
+      if (auto why = check_prerequisites(snapshot)) {
+        log_inactive(*why);
+        std::lock_guard lock(mutex_);
+        inactive_ = std::move(why);
+        return;
+      }
       thread_ = std::thread([this] { run(); });
     });
     std::unique_lock lock(mutex_);
@@ -226,8 +234,7 @@ class BlackholeCollector final : public Collector {
     // Reconciling is background work: let anything else on the CPU go first.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
     if (auto why = activate()) {
-      log_event(spdlog::level::warn, "blackhole tracer inactive",
-                {{"collector", "blackhole"}, {"reason", why->reason}, {"err", why->detail}});
+      log_inactive(*why);
       std::lock_guard lock(mutex_);
       inactive_ = std::move(why);
       if (skeleton_) {
@@ -249,15 +256,28 @@ class BlackholeCollector final : public Collector {
     }
   }
 
-  std::optional<Inactive> activate() {
-    Snapshot snapshot(roots_);
-    const std::string btf_path =
-        config_.btf_path.empty() ? snapshot.path(Root::sys, "kernel/btf/vmlinux") : config_.btf_path;
+  static void log_inactive(const Inactive& why) {
+    log_event(spdlog::level::warn, "blackhole tracer inactive",
+              {{"collector", "blackhole"}, {"reason", why.reason}, {"err", why.detail}});
+  }
+
+  std::string btf_path(const Snapshot& snapshot) const {
+    return config_.btf_path.empty() ? snapshot.path(Root::sys, "kernel/btf/vmlinux") : config_.btf_path;
+  }
+
+  std::optional<Inactive> check_prerequisites(const Snapshot& snapshot) const {
+    const std::string btf = btf_path(snapshot);
     struct stat st;
-    if (::stat(btf_path.c_str(), &st) != 0) return Inactive{"no_btf", btf_path + ": " + std::strerror(errno)};
+    if (::stat(btf.c_str(), &st) != 0) return Inactive{"no_btf", btf + ": " + std::strerror(errno)};
     if (auto missing = missing_privileges(); !missing.empty()) {
       return Inactive{"no_privileges", "missing " + missing};
     }
+    return std::nullopt;
+  }
+
+  std::optional<Inactive> activate() {
+    Snapshot snapshot(roots_);
+    const std::string btf_path = this->btf_path(snapshot);
     const std::string kpageflags = snapshot.path(Root::proc, "kpageflags");
     kpageflags_fd_ = ::open(kpageflags.c_str(), O_RDONLY | O_CLOEXEC);
     if (kpageflags_fd_ < 0) return Inactive{"no_kpageflags", kpageflags + ": " + std::strerror(errno)};
