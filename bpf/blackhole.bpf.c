@@ -33,7 +33,7 @@ typedef unsigned int gfp_t;
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(map_flags, BPF_F_NO_PREALLOC); /* memory only for the entries in use */
-  __uint(max_entries, 262144);          /* set from the configuration before loading */
+  __uint(max_entries, 65536);           /* set from the configuration before loading */
   __type(key, __u64);
   __type(value, struct blackhole_page);
 } pages SEC(".maps");
@@ -51,6 +51,10 @@ struct {
 volatile __u32 calibration_tid = 0;
 volatile __u64 calibration_page = 0;
 
+/* One non-movable allocation in sample_period is recorded (chosen at random), and
+ * userspace counts each recorded one sample_period times. Set before loading. */
+const volatile __u32 sample_period = 1;
+
 /* Events that could not be recorded. */
 __u64 pages_lost = 0;  /* the pages map was full */
 __u64 stacks_lost = 0; /* the stack map was full or the stack collided */
@@ -65,6 +69,7 @@ int BPF_PROG(on_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
       calibration_page = (__u64)page;
     return 0;
   }
+  if (sample_period > 1 && bpf_get_prandom_u32() % sample_period != 0) return 0;
   struct blackhole_page value = {};
   /* Skip one frame: this program's own. */
   value.stack_id = bpf_get_stackid(ctx, &stacks, 1);

@@ -3,9 +3,9 @@
 #ifndef MEMLEDGER_BPF_BLACKHOLE_H
 #define MEMLEDGER_BPF_BLACKHOLE_H
 
-/* Frames kept per kernel stack: the allocator's own frames (up to ~8 on 6.x, see
- * KERNEL-FACTS) plus enough callers to name the site. */
-#define BLACKHOLE_STACK_DEPTH 16
+/* Frames kept per kernel stack: the tracing and allocator frames (5 to 8 on 6.x) and
+ * enough callers to name the site. The unwinding cost grows with the depth. */
+#define BLACKHOLE_STACK_DEPTH 12
 #define BLACKHOLE_COMM_LEN 16
 
 /* Value of the `pages` map, keyed by the struct page pointer of the first page. */

@@ -86,23 +86,11 @@ bool has_capability(int cap) {
   return data[cap / 32].effective & (1u << (cap % 32));
 }
 
-// What the tracer needs from the process's privileges: loading tracing programs
-// (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN before 5.8), the PFN of a page in
-// /proc/self/pagemap (CAP_SYS_ADMIN, fs/proc/task_mmu.c pagemap_open) to learn the
-// vmemmap base, and kallsyms addresses (CAP_SYSLOG, kernel/kallsyms.c kallsyms_show_value).
-std::string missing_privileges() {
-  std::string missing;
-  auto need = [&](int cap, const char* name) {
-    if (!has_capability(cap)) missing += missing.empty() ? name : std::string(",") + name;
-  };
-  if (!has_capability(CAP_SYS_ADMIN)) {
-    need(CAP_BPF, "CAP_BPF");
-    need(CAP_PERFMON, "CAP_PERFMON");
-    missing += missing.empty() ? "CAP_SYS_ADMIN" : ",CAP_SYS_ADMIN";
-  }
-  need(CAP_SYSLOG, "CAP_SYSLOG");
-  return missing;
-}
+// The privilege the tracer needs: CAP_SYS_ADMIN, for the PFN of a page in
+// /proc/self/pagemap (fs/proc/task_mmu.c, pagemap_open) that calibrates the vmemmap base.
+// It also allows loading and attaching tracing programs (bpf_capable() and
+// perfmon_capable() accept it instead of CAP_BPF and CAP_PERFMON).
+std::string missing_privileges() { return has_capability(CAP_SYS_ADMIN) ? "" : "CAP_SYS_ADMIN"; }
 
 int silent_libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
   if (level != LIBBPF_WARN) return 0;
@@ -265,12 +253,19 @@ class BlackholeCollector final : public Collector {
     return config_.btf_path.empty() ? snapshot.path(Root::sys, "kernel/btf/vmlinux") : config_.btf_path;
   }
 
-  std::optional<Inactive> check_prerequisites(const Snapshot& snapshot) const {
+  std::optional<Inactive> check_prerequisites(Snapshot& snapshot) const {
     const std::string btf = btf_path(snapshot);
     struct stat st;
     if (::stat(btf.c_str(), &st) != 0) return Inactive{"no_btf", btf + ": " + std::strerror(errno)};
     if (auto missing = missing_privileges(); !missing.empty()) {
       return Inactive{"no_privileges", "missing " + missing};
+    }
+    // kallsyms shows addresses only with CAP_SYSLOG (or kptr_restrict 0 and
+    // perf_event_paranoid <= 1: kernel/kallsyms.c, kallsyms_show_value).
+    const Reading& kallsyms = snapshot.read(Root::proc, "kallsyms");
+    if (!kallsyms.ok()) return Inactive{"no_kallsyms", kallsyms.path + ": " + std::strerror(kallsyms.error)};
+    if (kallsyms.text.starts_with("0000000000000000 ")) {
+      return Inactive{"no_privileges", kallsyms.path + " shows no addresses: missing CAP_SYSLOG"};
     }
     return std::nullopt;
   }
@@ -298,6 +293,7 @@ class BlackholeCollector final : public Collector {
       std::lock_guard lock(mutex_);
       skeleton_ = skeleton;
     }
+    skeleton->rodata->sample_period = static_cast<std::uint32_t>(config_.sample_period);
     bpf_map__set_max_entries(skeleton->maps.pages, static_cast<std::uint32_t>(config_.max_tracked_pages));
     bpf_map__set_max_entries(skeleton->maps.stacks, static_cast<std::uint32_t>(config_.max_stacks));
     if (int err = blackhole_bpf::load(skeleton); err != 0) {
@@ -428,10 +424,10 @@ class BlackholeCollector final : public Collector {
         ++dropped_elsewhere;
         continue;
       }
-      std::uint64_t counted = pages;
+      std::uint64_t counted = pages;  // of this allocation, before sampling's weight
       if (!out_of_time && Clock::now() > deadline) out_of_time = true;
       if (out_of_time) {
-        a.unverified_pages += pages;
+        a.unverified_pages += pages * config_.sample_period;
       } else if (e.pfn != ~std::uint64_t{0}) {
         flags.resize(pages);
         ssize_t n = ::pread(kpageflags_fd_, flags.data(), pages * sizeof(std::uint64_t),
@@ -449,8 +445,9 @@ class BlackholeCollector final : public Collector {
       }
       std::string group(e.value.comm, strnlen(e.value.comm, sizeof e.value.comm));
       if (group.empty()) group = "unknown";
-      a.bytes[{site.site, group}] += counted * page_size_;
-      a.tracked_bytes += counted * page_size_;
+      const std::uint64_t bytes = counted * page_size_ * config_.sample_period;
+      a.bytes[{site.site, group}] += bytes;
+      a.tracked_bytes += bytes;
     }
     a.entries = entries.size() - dropped_accounted - dropped_elsewhere;
     a.finished = Clock::now();

@@ -45,7 +45,7 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"pagecensus", {"interval_seconds", "budget_seconds"}},
     {"blackhole",
      {"reconcile_interval_seconds", "reconcile_budget_seconds", "max_tracked_pages", "max_stacks",
-      "top_series", "btf_path"}},
+      "top_series", "btf_path", "sample_period"}},
 };
 
 double seconds(const YamlReader& r, const YAML::Node& node, std::string_view key) {
@@ -182,6 +182,10 @@ void parse_collector(const YamlReader& r, const YAML::Node& key, const YAML::Nod
       if (b.max_stacks < 1) r.fail(n, "max_stacks must be at least 1");
     }
     if (auto n = node["top_series"]) b.top_series = r.count(n, "top_series");
+    if (auto n = node["sample_period"]) {
+      b.sample_period = r.count(n, "sample_period");
+      if (b.sample_period < 1 || b.sample_period > 1024) r.fail(n, "sample_period must be 1 to 1024");
+    }
     if (auto n = node["btf_path"]) b.btf_path = r.scalar<std::string>(n, "btf_path", "a file path");
   }
 }

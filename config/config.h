@@ -60,9 +60,10 @@ struct PagecensusConfig {
 struct BlackholeConfig {
   double reconcile_interval_seconds = 10;  // between two passes over the tracked pages
   double reconcile_budget_seconds = 2;     // a pass stops after this; the rest waits
-  std::uint64_t max_tracked_pages = 262144;  // entries of the BPF map of live allocations
+  std::uint64_t max_tracked_pages = 65536;  // entries of the BPF map of live allocations
   std::uint64_t max_stacks = 16384;          // distinct kernel stacks kept
   std::size_t top_series = 30;               // (site, group) pairs exported by name
+  std::uint64_t sample_period = 16;          // record one non-movable allocation in this many
   std::string btf_path;                      // empty: <path.sysfs>/kernel/btf/vmlinux
 };
 
