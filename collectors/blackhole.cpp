@@ -130,7 +130,7 @@ class BlackholeCollector final : public Collector {
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
     if (kpageflags_fd_ >= 0) ::close(kpageflags_fd_);
-    if (skeleton_) blackhole_bpf::destroy(skeleton_);
+    destroy_later(skeleton_);
   }
 
   std::string_view name() const override { return "blackhole"; }
@@ -222,13 +222,11 @@ class BlackholeCollector final : public Collector {
     // Reconciling is background work: let anything else on the CPU go first.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
     if (auto why = activate()) {
-      log_inactive(*why);
+      if (!stopping_) log_inactive(*why);
       std::lock_guard lock(mutex_);
       inactive_ = std::move(why);
-      if (skeleton_) {
-        blackhole_bpf::destroy(skeleton_);
-        skeleton_ = nullptr;
-      }
+      destroy_later(skeleton_);
+      skeleton_ = nullptr;
       return;
     }
     std::unique_lock lock(mutex_);
@@ -240,8 +238,15 @@ class BlackholeCollector final : public Collector {
       lock.lock();
       auto interval = std::chrono::duration<double>(config_.reconcile_interval_seconds);
       wake_.wait_until(lock, start + std::chrono::duration_cast<Clock::duration>(interval),
-                       [this] { return stopping_; });
+                       [this] { return stopping_.load(); });
     }
+  }
+
+  // Detaching tracing programs waits for RCU grace periods (a second or more): never on
+  // the thread that reloads the configuration. The kernel frees everything at exit
+  // should the process end first.
+  static void destroy_later(blackhole_bpf* skeleton) {
+    if (skeleton) std::thread([skeleton] { blackhole_bpf::destroy(skeleton); }).detach();
   }
 
   static void log_inactive(const Inactive& why) {
@@ -311,6 +316,7 @@ class BlackholeCollector final : public Collector {
       return Inactive{"no_kallsyms", kallsyms.path + " line " + std::to_string(e.line()) + ": " + e.what()};
     }
     if (symbols_.empty()) return Inactive{"no_kallsyms", kallsyms.path + ": every address reads as 0"};
+    if (stopping_) return Inactive{"starting", "stopped while starting"};
     auto layout = calibrate(snapshot, static_cast<std::uint64_t>(page_struct_size));
     if (!layout) return Inactive{"calibration_failed", "no pfn for a faulted page in /proc/self/pagemap"};
     layout_ = *layout;
@@ -416,6 +422,7 @@ class BlackholeCollector final : public Collector {
     std::vector<std::uint64_t> flags;
     bool out_of_time = false;
     for (const Entry& e : entries) {
+      if (stopping_) return;  // the collector is being destroyed (reload, exit)
       const std::uint64_t order = std::min<std::uint32_t>(e.value.order, 20);
       const std::uint64_t pages = std::uint64_t{1} << order;
       const AllocationSite& site = site_of(e.value.stack_id);
@@ -473,7 +480,7 @@ class BlackholeCollector final : public Collector {
 
   std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_ = false;  // also read unlocked by a pass, to stop early
   blackhole_bpf* skeleton_ = nullptr;  // set while activating; null when inactive
   bool active_ = false;                // activated: the programs run, the reconciler too
   std::optional<Inactive> inactive_;
