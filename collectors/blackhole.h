@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
@@ -39,6 +39,16 @@ struct VmemmapLayout {
   std::optional<std::uint64_t> pfn(std::uint64_t page_pointer) const;
 };
 
+// The collector's options (see its declaration for the defaults).
+struct BlackholeConfig {
+  double reconcile_interval_seconds = 10;  // between two passes over the tracked pages
+  double reconcile_budget_seconds = 2;     // a pass stops after this; the rest waits
+  std::uint64_t max_tracked_pages = 65536;   // entries of the BPF map of live allocations
+  std::uint64_t max_stacks = 16384;          // distinct kernel stacks kept
+  std::size_t top_series = 30;               // (site, group) pairs exported by name
+  std::uint64_t sample_period = 16;          // record one non-movable allocation in this many
+};
+
 using SiteGroup = std::pair<std::string, std::string>;  // (site, group)
 
 // The largest `top_n` (site, group) pairs by bytes; the rest summed into ("other",
@@ -46,6 +56,6 @@ using SiteGroup = std::pair<std::string, std::string>;  // (site, group)
 std::vector<std::pair<SiteGroup, std::uint64_t>> top_black_hole_series(
     const std::map<SiteGroup, std::uint64_t>& bytes, std::size_t top_n);
 
-std::unique_ptr<Collector> make_blackhole_collector(const Config& config);
+extern const CollectorInfo kBlackholeCollector;
 
 }  // namespace memledger

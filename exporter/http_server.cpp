@@ -12,7 +12,9 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "exporter/landing_page.h"
 #include "exporter/logging.h"
+#include "exporter/report.h"
 #include "exporter/tls_front.h"
 
 namespace memledger {
@@ -107,7 +109,7 @@ class RootHandler final : public CivetHandler {
           send(conn, 200, kMetricsType, exposition->text, head_only);
         }
       } else if (uri == "/") {
-        send(conn, 200, "text/html; charset=utf-8", landing_page(), head_only);
+        send(conn, 200, "text/html; charset=utf-8", landing_page(*runner_.scrape()), head_only);
       } else {
         send(conn, 404, kTextType, "404 page not found\n", head_only);
       }
@@ -137,13 +139,17 @@ class RootHandler final : public CivetHandler {
     return credentials && auth->check(*credentials);
   }
 
-  std::string landing_page() const {
-    return "<!DOCTYPE html>\n<html><head><title>memledger_exporter</title></head><body>\n"
-           "<h1>memledger_exporter</h1>\n"
-           "<p>Accounts for every byte of this host's memory: a ledger whose categories sum "
-           "to MemTotal, and the unexplained remainder that no kernel counter claims.</p>\n"
-           "<p><a href=\"" + telemetry_path_ + "\">Metrics</a></p>\n</body></html>\n";
+  // The landing page draws the same collection /metrics serves (shared with any scrape in
+  // flight).
+  std::string landing_page(const Exposition& collection) const {
+    ReportInput input;
+    input.families = collection.families;
+    input.failed_collectors = collection.failures;
+    LandingPageOptions options;
+    options.telemetry_path = telemetry_path_;
+    return render_landing_page(build_report(input), options);
   }
+
 
   static constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
   static constexpr std::string_view kTextType = "text/plain; charset=utf-8";

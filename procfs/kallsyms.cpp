@@ -4,8 +4,8 @@
 #include <array>
 #include <charconv>
 
-#include "collectors/errors.h"
-#include "collectors/text.h"
+#include "procfs/errors.h"
+#include "procfs/text.h"
 
 namespace memledger {
 

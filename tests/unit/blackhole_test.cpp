@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "collectors/blackhole.h"
-#include "collectors/pagecensus.h"
+#include "procfs/kpageflags.h"
 #include "procfs/kallsyms.h"
 
 using namespace memledger;
