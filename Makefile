@@ -59,6 +59,8 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+	MEMLEDGER_BENCH_COMMAND="make bench" \
+	  python3 tests/bench/blackhole_bench.py --exporter $(BUILD_DIR)/memledger_exporter
 
 # Regenerates the golden expositions tests/golden/<host>.prom from the fixture hosts in
 # tests/fixtures/hosts/ (tests/golden/golden.py); review `git diff tests/golden` after.
