@@ -18,6 +18,7 @@
 
 #include "collectors/ledger.h"
 #include "collectors/text.h"
+#include "procfs/pagemap_reader.h"
 
 namespace memledger {
 
@@ -463,6 +464,7 @@ class ProcessCollector final : public Collector {
         budget_(to_duration(config.smaps_budget_seconds)),
         large_rss_bytes_(config.large_process_rss_bytes),
         large_refresh_(to_duration(config.large_process_refresh_seconds)),
+        pagemap_min_rss_bytes_(config.pagemap_min_rss_bytes),
         page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))),
         readers_(threads) {}
 
@@ -472,6 +474,8 @@ class ProcessCollector final : public Collector {
     ++generation_;
     counts_ = {};
     totals_ = Totals{};
+    pagemap_reads_ = 0;
+    pagemap_fallbacks_ = 0;
     groups_.clear();
     list_pids(snapshot);
     read_stats(snapshot);
@@ -481,6 +485,7 @@ class ProcessCollector final : public Collector {
     }
     for (auto& reader : readers_) {
       if (reader.buffer.capacity() > kKeepBufferBytes) std::string().swap(reader.buffer);
+      reader.pagemap.shrink();
     }
     // This scrape's scratch grows with the process count (~150 bytes a process): freed,
     // so that what stays resident between scrapes is the cache alone.
@@ -529,6 +534,7 @@ class ProcessCollector final : public Collector {
   // Each reading thread's buffers, reused across scrapes.
   struct Reader {
     std::string buffer, scratch;
+    PagemapReader pagemap;
   };
   struct GroupTotals {
     ProcessMemory memory;
@@ -620,6 +626,51 @@ class ProcessCollector final : public Collector {
 
   enum class SmapsOutcome { read, exited, unreadable };
 
+  // Large processes through pagemap, whose page walk holds the target's mmap lock one PMD
+  // at a time (procfs/pagemap.h); the rest, and whatever pagemap cannot serve (no root),
+  // through smaps_rollup.
+  SmapsOutcome read_memory(Snapshot& snapshot, Reader& reader, int pid, std::uint64_t stat_rss,
+                           ProcessMemory& memory) {
+    if (stat_rss >= pagemap_min_rss_bytes_) {
+      PagemapFigures figures;
+      switch (pagemap_unavailable_.load(std::memory_order_relaxed)
+                  ? PagemapOutcome::unavailable
+                  : reader.pagemap.read(snapshot, pid, page_size_, figures)) {
+        case PagemapOutcome::read:
+          memory = from_pagemap(figures);
+          pagemap_reads_.fetch_add(1, std::memory_order_relaxed);
+          return SmapsOutcome::read;
+        case PagemapOutcome::exited:
+          return SmapsOutcome::exited;
+        case PagemapOutcome::denied:
+          pagemap_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case PagemapOutcome::unavailable:
+          // What hides pfns or the kpage files (no root, no CAP_SYS_ADMIN) hides them for
+          // every process: stop trying.
+          pagemap_unavailable_.store(true, std::memory_order_relaxed);
+          pagemap_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+          break;
+      }
+    }
+    return read_smaps(snapshot, reader, pid, memory);
+  }
+
+  static ProcessMemory from_pagemap(const PagemapFigures& f) {
+    ProcessMemory memory;
+    memory.add(MemoryKind::rss, f.rss);
+    memory.add(MemoryKind::pss, f.pss);
+    memory.add(MemoryKind::pss_anon, f.pss_anon);
+    memory.add(MemoryKind::pss_file, f.pss_file);
+    memory.add(MemoryKind::pss_shmem, f.pss_shmem);
+    memory.add(MemoryKind::uss, f.uss);
+    memory.add(MemoryKind::swap, f.swap);
+    // No file exports a swap entry's share count (swp_swapcount): pagemap readings count
+    // each swapped page whole, an upper bound of SwapPss.
+    memory.add(MemoryKind::swap_pss, f.swap);
+    return memory;
+  }
+
   SmapsOutcome read_smaps(Snapshot& snapshot, Reader& reader, int pid, ProcessMemory& memory) {
     std::string& buffer = reader.buffer;
     std::string_view file = whole_smaps_.load(std::memory_order_relaxed) ? "smaps" : "smaps_rollup";
@@ -673,7 +724,8 @@ class ProcessCollector final : public Collector {
         result.step = SmapsStep::over_budget;
         return;
       }
-      SmapsOutcome outcome = read_smaps(snapshot, readers_[worker], work.pid, result.memory);
+      SmapsOutcome outcome =
+          read_memory(snapshot, readers_[worker], work.pid, work.stat_rss, result.memory);
       result.after = clock_();
       switch (outcome) {
         case SmapsOutcome::exited:
@@ -825,6 +877,14 @@ class ProcessCollector final : public Collector {
                  "vanished (exited before being read). Kernel threads are not counted.",
                  {{"state", kStateNames[s]}}, static_cast<double>(counts_[s]));
     }
+    sink.gauge("memledger_process_pagemap_reads",
+               "Processes of at least pagemap_min_rss_bytes read this scrape through "
+               "/proc/<pid>/pagemap and /proc/kpagecount instead of smaps_rollup.",
+               {}, static_cast<double>(pagemap_reads_.load()));
+    sink.gauge("memledger_process_pagemap_fallbacks",
+               "Processes this scrape that pagemap could not serve (maps or pagemap refused; no "
+               "root: pfns hidden, kpage files unreadable), read through smaps_rollup instead.",
+               {}, static_cast<double>(pagemap_fallbacks_.load()));
     sink.gauge("memledger_process_smaps_read_seconds",
                "Wall time from the first smaps_rollup read of this scrape to the end of the "
                "last, on all reading threads (bounded by smaps_budget_seconds).",
@@ -840,6 +900,9 @@ class ProcessCollector final : public Collector {
   Duration budget_;
   std::uint64_t large_rss_bytes_;
   Duration large_refresh_;
+  std::uint64_t pagemap_min_rss_bytes_;
+  std::atomic<bool> pagemap_unavailable_{false};
+  std::atomic<std::uint64_t> pagemap_reads_{0}, pagemap_fallbacks_{0};  // this scrape's
   std::uint64_t page_size_;
   std::atomic<double> seconds_per_rss_byte_{kInitialSecondsPerRssByte};
   std::mutex learn_mutex_;

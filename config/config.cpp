@@ -36,7 +36,7 @@ const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = 
     {"ledger", {}},
     {"process",
      {"group_by", "rules", "top_groups", "smaps_budget_seconds", "large_process_rss_bytes",
-      "large_process_refresh_seconds", "read_threads"}},
+      "large_process_refresh_seconds", "pagemap_min_rss_bytes", "read_threads"}},
     {"balloon", {}},
     {"shmem", {"scan_open_files", "open_files_refresh_seconds"}},
     {"cgroup", {"top_cgroups"}},
@@ -113,6 +113,9 @@ void parse_process(const YamlReader& r, const YAML::Node& node, ProcessConfig& p
   }
   if (auto n = node["large_process_refresh_seconds"]) {
     process.large_process_refresh_seconds = seconds(r, n, "large_process_refresh_seconds");
+  }
+  if (auto n = node["pagemap_min_rss_bytes"]) {
+    process.pagemap_min_rss_bytes = r.count(n, "pagemap_min_rss_bytes");
   }
   if (auto n = node["read_threads"]) {
     process.read_threads = r.count(n, "read_threads");
