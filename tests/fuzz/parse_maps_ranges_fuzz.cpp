@@ -1,4 +1,4 @@
-// Seeds: tests/fixtures/process/maps
+// Seeds: tests/fixtures/pagemap/maps
 #include "procfs/maps.h"
 #include "tests/fuzz/fuzz.h"
 
