@@ -54,10 +54,12 @@ fuzz: test-deps
 # (tests/bench/bench.py; BENCH_ARGS=--help lists its options). Not part of `make test`.
 BENCH_ARGS ?=
 bench: test-deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool mmap_victim
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
+	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
 
 # The Debian package, build/memledger-exporter_<version>_<arch>.deb (CPack); dpkg-dev
 # provides dpkg-shlibdeps, which computes its Depends.
