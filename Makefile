@@ -7,12 +7,12 @@ RUN_ARGS ?=
 FUZZ_SECONDS ?= 20
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
-  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev
+  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev nlohmann-json3-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
   openssl util-linux systemd-container
 
-.PHONY: all deps test-deps build run test test-sanitize fuzz bench package clean
+.PHONY: all deps test-deps build run test test-sanitize fuzz bench golden package clean
 
 all: build
 
@@ -60,6 +60,12 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
 	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
 	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
+
+# Regenerates the golden expositions tests/golden/<host>.prom from the fixture hosts in
+# tests/fixtures/hosts/ (tests/golden/golden.py); review `git diff tests/golden` after.
+golden: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter
+	python3 tests/golden/golden.py update --exporter $(BUILD_DIR)/memledger_exporter
 
 # The Debian package, build/memledger-exporter_<version>_<arch>.deb (CPack); dpkg-dev
 # provides dpkg-shlibdeps, which computes its Depends.

@@ -10,27 +10,20 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "procfs/allocinfo.h"
+#include "collectors/registry.h"
 
 namespace memledger {
-
-struct AllocSite {
-  std::string site;      // "mm/slub.c:2345"
-  std::string module;    // "" for the kernel itself, else the module name ("[xfs]" -> "xfs")
-  std::string function;  // "func:" field
-  std::int64_t bytes = 0;        // signed in the kernel (per-CPU counters summed)
-  std::uint64_t allocations = 0;  // live allocations ("calls")
-  bool accurate = true;           // false: the kernel marks the counters incomplete
-};
-
-// Format versions 1.x and 2.x. Throws ParseError on an unknown version or a malformed
-// line.
-std::vector<AllocSite> parse_allocinfo(std::string_view text);
 
 // The `limit` sites with the most bytes (ties by site and function), then one named
 // "other" holding the rest, so the list sums to the file's total.
 std::vector<AllocSite> top_alloc_sites(std::vector<AllocSite> sites, std::size_t limit);
 
-std::unique_ptr<Collector> make_allocinfo_collector(const Config& config);
+// The collector's options (see its declaration for the defaults).
+struct AllocinfoConfig {
+  std::size_t top_sites = 30;
+};
+
+extern const CollectorInfo kAllocinfoCollector;
 
 }  // namespace memledger

@@ -1,304 +1,67 @@
 #include "collectors/balloon.h"
 
-#include <unistd.h>
-
-#include "collectors/hugepages.h"
-#include "collectors/lru.h"
-#include "collectors/meminfo.h"
-#include "collectors/text.h"
+#include "procfs/balloon.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
-namespace {
-
-// "name:   value [unit]" lines of the debugfs files; the name is trimmed.
-struct DebugfsLine {
-  std::string_view name;
-  std::string_view value;
-  std::string_view unit;
-};
-
-bool split_debugfs_line(std::string_view line, DebugfsLine& out) {
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return false;
-  out.name = text::trim(line.substr(0, colon));
-  std::string_view rest = line.substr(colon + 1);
-  out.value = text::next_field(rest);
-  out.unit = text::next_field(rest);
-  return true;
-}
-
-void require_complete(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
-  if (text.back() != '\n') throw ParseError(0, "truncated: last line does not end with a newline");
-}
-
-}  // namespace
-
-VmwBalloonStatus parse_vmw_balloon_debugfs(std::string_view text) {
-  require_complete(text);
-  VmwBalloonStatus status;
-  bool have_target = false;
-  bool have_current = false;
-  text::LineReader lines(text);
-  std::string_view line;
-  DebugfsLine field;
-  while (lines.next(line)) {
-    // The statistics further down reuse "target:" for a command count ("N (M failed)"):
-    // the sizes are the lines whose unit is "pages".
-    if (!split_debugfs_line(line, field) || field.unit != "pages") continue;
-    if (field.name == "target" && !have_target) {
-      status.target_pages = text::require_u64(field.value, lines.number(), "target");
-      have_target = true;
-    } else if (field.name == "current" && !have_current) {
-      status.current_pages = text::require_u64(field.value, lines.number(), "current");
-      have_current = true;
-    }
-  }
-  if (!have_current) throw ParseError(0, "no \"current: N pages\" line");
-  return status;
-}
-
-HvBalloonStatus parse_hv_balloon_debugfs(std::string_view text) {
-  require_complete(text);
-  HvBalloonStatus status;
-  bool have_ballooned = false;
-  text::LineReader lines(text);
-  std::string_view line;
-  DebugfsLine field;
-  while (lines.next(line)) {
-    if (!split_debugfs_line(line, field)) continue;
-    if (field.name == "page_size") {
-      status.page_size = text::require_u64(field.value, lines.number(), "page_size");
-    } else if (field.name == "pages_ballooned") {
-      status.pages_ballooned = text::require_u64(field.value, lines.number(), "pages_ballooned");
-      have_ballooned = true;
-    }
-  }
-  if (!have_ballooned) throw ParseError(0, "no \"pages_ballooned:\" line");
-  return status;
-}
-
-bool virtio_balloon_deflates_on_oom(std::string_view features) {
-  return features.size() > 2 && features[2] == '1';
-}
-
-BalloonPlacement BalloonReadings::placement() const {
-  return drivers.empty() ? BalloonPlacement::inside_memtotal : drivers.front().placement;
-}
-
-std::optional<std::uint64_t> BalloonReadings::bytes_inside_memtotal() const {
-  std::optional<std::uint64_t> total;
-  for (const auto& driver : drivers) {
-    if (driver.placement != BalloonPlacement::inside_memtotal || !driver.bytes) continue;
-    total = total.value_or(0) + *driver.bytes;
-  }
-  return total;
-}
-
-namespace {
-
-constexpr std::uint64_t kVmwPageSize = 4096;  // vmw_balloon counts 4 KiB pages on every guest
-
-// A sysfs file holding one number; nullopt when the kernel lacks it or denies it.
-std::optional<std::uint64_t> optional_sysfs_u64(Snapshot& snapshot, const std::string& relative) {
-  const Reading& reading = snapshot.read(Root::sys, relative);
-  if (!reading.ok()) return std::nullopt;
-  return parse_file(snapshot, Root::sys, relative, parse_sysfs_u64);
-}
-
-bool directory_exists(Snapshot& snapshot, std::string_view relative) {
-  return !snapshot.list(Root::sys, relative).empty();
-}
-
-void read_virtio(Snapshot& snapshot, std::vector<BalloonDriver>& drivers) {
-  constexpr std::string_view kDevices = "bus/virtio/devices/";
-  for (const auto& device : snapshot.list(Root::sys, kDevices)) {
-    const Reading& id = snapshot.read(Root::sys, std::string(kDevices) + device + "/device");
-    if (!id.ok() || text::trim(id.text) != "0x0005") continue;  // 5: the balloon device
-    const Reading& features = snapshot.read(Root::sys, std::string(kDevices) + device + "/features");
-    BalloonDriver driver;
-    driver.name = "virtio_balloon";
-    driver.placement = features.ok() && virtio_balloon_deflates_on_oom(features.text)
-                           ? BalloonPlacement::inside_memtotal
-                           : BalloonPlacement::outside_memtotal;
-    drivers.push_back(std::move(driver));
-    return;
-  }
-}
-
-void read_vmw(Snapshot& snapshot, std::vector<BalloonDriver>& drivers) {
-  constexpr std::string_view kDebugfs = "kernel/debug/vmmemctl";
-  BalloonDriver driver;
-  driver.name = "vmw_balloon";
-  driver.placement = BalloonPlacement::inside_memtotal;
-  if (snapshot.read(Root::sys, kDebugfs).ok()) {
-    auto status = parse_file(snapshot, Root::sys, kDebugfs, parse_vmw_balloon_debugfs);
-    driver.bytes = status.current_pages * kVmwPageSize;
-    driver.source = "/sys/kernel/debug/vmmemctl";
-    driver.target_bytes = status.target_pages * kVmwPageSize;
-  } else if (!directory_exists(snapshot, "module/vmw_balloon")) {
-    return;
-  }
-  drivers.push_back(std::move(driver));
-}
-
-void read_hv(Snapshot& snapshot, std::vector<BalloonDriver>& drivers) {
-  constexpr std::string_view kDebugfs = "kernel/debug/hv-balloon";
-  BalloonDriver driver;
-  driver.name = "hv_balloon";
-  driver.placement = BalloonPlacement::outside_memtotal;
-  if (snapshot.read(Root::sys, kDebugfs).ok()) {
-    auto status = parse_file(snapshot, Root::sys, kDebugfs, parse_hv_balloon_debugfs);
-    driver.bytes = status.pages_ballooned * status.page_size;
-    driver.source = "/sys/kernel/debug/hv-balloon";
-  } else if (!directory_exists(snapshot, "module/hv_balloon")) {
-    return;
-  }
-  drivers.push_back(std::move(driver));
-}
-
-void read_xen(Snapshot& snapshot, std::vector<BalloonDriver>& drivers) {
-  constexpr std::string_view kBase = "devices/system/xen_memory/xen_memory0";
-  if (!directory_exists(snapshot, kBase)) return;
-  BalloonDriver driver;
-  driver.name = "xen";
-  driver.placement = BalloonPlacement::outside_memtotal;
-  // Ballooned-out pages are kept on two lists, low and high memory.
-  auto low = optional_sysfs_u64(snapshot, std::string(kBase) + "/info/low_kb");
-  auto high = optional_sysfs_u64(snapshot, std::string(kBase) + "/info/high_kb");
-  if (low || high) {
-    driver.bytes = (low.value_or(0) + high.value_or(0)) * 1024;
-    driver.source = "/sys/devices/system/xen_memory/xen_memory0/info/{low,high}_kb";
-  }
-  if (auto target = optional_sysfs_u64(snapshot, std::string(kBase) + "/target_kb")) {
-    driver.target_bytes = *target * 1024;
-  }
-  drivers.push_back(std::move(driver));
-}
-
-void read_cmm(Snapshot& snapshot, std::vector<BalloonDriver>& drivers) {
-  constexpr std::string_view kBase = "devices/system/cmm/cmm0";
-  if (!directory_exists(snapshot, kBase)) return;
-  BalloonDriver driver;
-  driver.name = "pseries_cmm";
-  driver.placement = BalloonPlacement::outside_memtotal;
-  if (auto loaned = optional_sysfs_u64(snapshot, std::string(kBase) + "/loaned_kb")) {
-    driver.bytes = *loaned * 1024;
-    driver.source = "/sys/devices/system/cmm/cmm0/loaned_kb";
-  }
-  if (auto target = optional_sysfs_u64(snapshot, std::string(kBase) + "/loaned_target_kb")) {
-    driver.target_bytes = *target * 1024;
-  }
-  drivers.push_back(std::move(driver));
-}
-
-std::optional<std::uint64_t> counter(const Vmstat& vmstat, std::string_view name) {
-  auto value = vmstat.get(name);
-  if (!value) return std::nullopt;
-  return *value > 0 ? static_cast<std::uint64_t>(*value) : 0;
-}
-
-}  // namespace
-
-BalloonReadings read_balloon(Snapshot& snapshot, std::uint64_t page_size) {
-  BalloonReadings out;
-  Meminfo meminfo = parse_file(snapshot, Root::proc, "meminfo", parse_meminfo);
-  out.meminfo_bytes = meminfo.bytes("Balloon");
-  if (snapshot.read(Root::proc, "vmstat").ok()) {
-    Vmstat vmstat = parse_file(snapshot, Root::proc, "vmstat", parse_vmstat);
-    if (auto pages = counter(vmstat, "nr_balloon_pages")) out.vmstat_bytes = *pages * page_size;
-    out.inflated_pages_total = counter(vmstat, "balloon_inflate");
-    out.deflated_pages_total = counter(vmstat, "balloon_deflate");
-  }
-
-  read_virtio(snapshot, out.drivers);
-  read_vmw(snapshot, out.drivers);
-  read_hv(snapshot, out.drivers);
-  read_xen(snapshot, out.drivers);
-  read_cmm(snapshot, out.drivers);
-
-  // The kernel-wide figures cover every driver: they size a driver only when it is alone.
-  // Before 6.15 the inflate/deflate events since boot (drivers using balloon compaction:
-  // virtio, vmw, cmm) are the only record of what the balloon holds.
-  std::optional<std::uint64_t> global;
-  std::string_view global_source;
-  if (out.meminfo_bytes) {
-    global = out.meminfo_bytes;
-    global_source = "/proc/meminfo Balloon";
-  } else if (out.vmstat_bytes) {
-    global = out.vmstat_bytes;
-    global_source = "/proc/vmstat nr_balloon_pages";
-  } else if (out.inflated_pages_total && out.deflated_pages_total) {
-    std::uint64_t held = *out.inflated_pages_total > *out.deflated_pages_total
-                             ? *out.inflated_pages_total - *out.deflated_pages_total
-                             : 0;
-    global = held * page_size;
-    global_source = "/proc/vmstat balloon_inflate - balloon_deflate";
-  }
-  if (out.drivers.empty() && global.value_or(0) > 0) {
-    BalloonDriver unknown;
-    unknown.name = "unknown";
-    unknown.placement = BalloonPlacement::inside_memtotal;  // nothing says it left MemTotal
-    out.drivers.push_back(std::move(unknown));
-  }
-  if (out.drivers.size() == 1 && !out.drivers.front().bytes && global) {
-    out.drivers.front().bytes = global;
-    out.drivers.front().source = global_source;
-  }
-  return out;
-}
+// The metric families this file emits.
+const MetricFamilyDecl kBalloonInsideMemtotal{
+    "memledger_balloon_inside_memtotal", MetricType::Gauge,
+    "1 if the balloon driver's pages still count in MemTotal (vmw_balloon, virtio_balloon "
+    "with deflate-on-OOM), 0 if MemTotal shrinks instead.",
+    {"driver"}};
+const MetricFamilyDecl kBalloonBytes{
+    "memledger_balloon_bytes", MetricType::Gauge,
+    "Memory the hypervisor has taken back through the balloon driver.",
+    {"driver"}};
+const MetricFamilyDecl kBalloonTargetBytes{
+    "memledger_balloon_target_bytes", MetricType::Gauge,
+    "The balloon size the hypervisor asks for, where the driver reports it.",
+    {"driver"}};
+const MetricFamilyDecl kBalloonInflatedPagesTotal{
+    "memledger_balloon_inflated_pages_total", MetricType::Counter,
+    "Pages put into a balloon since boot (/proc/vmstat balloon_inflate).",
+    {}};
+const MetricFamilyDecl kBalloonDeflatedPagesTotal{
+    "memledger_balloon_deflated_pages_total", MetricType::Counter,
+    "Pages returned from a balloon since boot (/proc/vmstat balloon_deflate).",
+    {}};
 
 namespace {
 
 class BalloonCollector final : public Collector {
  public:
-  explicit BalloonCollector(std::uint64_t page_size) : page_size_(page_size) {}
   std::string_view name() const override { return "balloon"; }
 
   void collect(Snapshot& snapshot, MetricSink& sink) override {
-    BalloonReadings readings = read_balloon(snapshot, page_size_);
+    const BalloonReadings& readings = read_balloon(snapshot);
     for (const auto& driver : readings.drivers) {
-      sink.gauge("memledger_balloon_inside_memtotal",
-                 "1 if the balloon driver's pages still count in MemTotal (vmw_balloon, "
-                 "virtio_balloon with deflate-on-OOM), 0 if MemTotal shrinks instead.",
-                 {{"driver", driver.name}},
-                 driver.placement == BalloonPlacement::inside_memtotal ? 1 : 0);
+      sink.emit(kBalloonInsideMemtotal, {driver.name}, driver.placement == BalloonPlacement::inside_memtotal ? 1 : 0);
       if (driver.bytes) {
-        sink.gauge("memledger_balloon_bytes",
-                   "Memory the hypervisor has taken back through the balloon driver.",
-                   {{"driver", driver.name}}, static_cast<double>(*driver.bytes));
+        sink.emit(kBalloonBytes, {driver.name}, static_cast<double>(*driver.bytes));
       }
       if (driver.target_bytes) {
-        sink.gauge("memledger_balloon_target_bytes",
-                   "The balloon size the hypervisor asks for, where the driver reports it.",
-                   {{"driver", driver.name}}, static_cast<double>(*driver.target_bytes));
+        sink.emit(kBalloonTargetBytes, {driver.name}, static_cast<double>(*driver.target_bytes));
       }
     }
     if (readings.inflated_pages_total) {
-      sink.counter("memledger_balloon_inflated_pages_total",
-                   "Pages put into a balloon since boot (/proc/vmstat balloon_inflate).", {},
-                   static_cast<double>(*readings.inflated_pages_total));
+      sink.emit(kBalloonInflatedPagesTotal, {}, static_cast<double>(*readings.inflated_pages_total));
     }
     if (readings.deflated_pages_total) {
-      sink.counter("memledger_balloon_deflated_pages_total",
-                   "Pages returned from a balloon since boot (/proc/vmstat balloon_deflate).", {},
-                   static_cast<double>(*readings.deflated_pages_total));
+      sink.emit(kBalloonDeflatedPagesTotal, {}, static_cast<double>(*readings.deflated_pages_total));
     }
   }
-
- private:
-  std::uint64_t page_size_;
 };
 
 }  // namespace
 
-std::unique_ptr<Collector> make_balloon_collector(const Config&) {
-  return make_balloon_collector_with_page_size(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)));
-}
-
-std::unique_ptr<Collector> make_balloon_collector_with_page_size(std::uint64_t page_size) {
-  return std::make_unique<BalloonCollector>(page_size);
-}
+const CollectorInfo kBalloonCollector{
+    {"balloon", true, {}},
+    "balloon drivers (virtio, vmw, hv, xen, pseries cmm): size, target, MemTotal placement",
+    {&kBalloonInsideMemtotal, &kBalloonBytes, &kBalloonTargetBytes, &kBalloonInflatedPagesTotal, &kBalloonDeflatedPagesTotal},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<BalloonCollector>();
+    }};
 
 }  // namespace memledger

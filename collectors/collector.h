@@ -4,9 +4,9 @@
 // ParseError, anything) and the scrape loop turns that into success 0 for it alone.
 #include <string_view>
 
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 #include "collectors/metric_sink.h"
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 
 namespace memledger {
 
@@ -16,17 +16,5 @@ class Collector {
   virtual std::string_view name() const = 0;
   virtual void collect(Snapshot& snapshot, MetricSink& sink) = 0;
 };
-
-// Runs a pure parser over one file of the snapshot, turning its ParseError into a
-// CollectError that names the file: "what file and line were wrong".
-template <class Parser>
-auto parse_file(Snapshot& snapshot, Root root, std::string_view relative, Parser&& parser) {
-  const std::string& text = snapshot.text(root, relative);
-  try {
-    return parser(std::string_view(text));
-  } catch (const ParseError& e) {
-    throw CollectError(snapshot.path(root, relative), e.line(), e.what());
-  }
-}
 
 }  // namespace memledger

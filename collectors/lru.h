@@ -12,19 +12,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-struct Vmstat {
-  std::vector<std::pair<std::string, std::int64_t>> counters;  // file order
-  std::optional<std::int64_t> get(std::string_view name) const;
-};
-
-// /proc/vmstat and /sys/devices/system/node/nodeN/vmstat ("name value" lines).
-// Throws ParseError on a malformed or truncated line.
-Vmstat parse_vmstat(std::string_view text);
-
-std::unique_ptr<Collector> make_lru_collector(const Config& config);
+extern const CollectorInfo kLruCollector;
 
 }  // namespace memledger

@@ -1,39 +1,12 @@
 #pragma once
-// /proc/meminfo (and the per-node /sys/devices/system/node/nodeN/meminfo).
-#include <cstdint>
+// Collector meminfo: every /proc/meminfo field, in bytes.
 #include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-struct MeminfoField {
-  std::string name;     // exactly as the kernel spells it, e.g. "Active(anon)"
-  std::uint64_t value;  // bytes for "kB" lines, a count for unitless lines
-  bool is_bytes;        // false for HugePages_Total and friends
-};
-
-struct Meminfo {
-  std::vector<MeminfoField> fields;  // in file order
-
-  const MeminfoField* find(std::string_view name) const;
-  bool has(std::string_view name) const { return find(name) != nullptr; }
-  // Bytes of a "kB" field; nullopt when the kernel does not have it.
-  std::optional<std::uint64_t> bytes(std::string_view name) const;
-  // Bytes of a "kB" field, 0 when absent (fields newer kernels added, or removed).
-  std::uint64_t bytes_or_zero(std::string_view name) const;
-  std::optional<std::uint64_t> count(std::string_view name) const;
-};
-
-// Parses /proc/meminfo, or a per-node meminfo whose lines start with "Node N ".
-// Throws ParseError on a malformed or truncated line.
-Meminfo parse_meminfo(std::string_view text);
-
-std::unique_ptr<Collector> make_meminfo_collector(const Config& config);
+extern const CollectorInfo kMeminfoCollector;
 
 }  // namespace memledger

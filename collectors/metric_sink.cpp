@@ -54,7 +54,7 @@ std::string sanitize_label_value(std::string_view raw) {
 }
 
 prometheus::MetricFamily& MetricSink::family(std::string_view name, std::string_view help,
-                                             prometheus::MetricType type) {
+                                             MetricType type) {
   auto it = index_.find(name);
   if (it != index_.end()) {
     auto& existing = families_[it->second];
@@ -71,35 +71,35 @@ prometheus::MetricFamily& MetricSink::family(std::string_view name, std::string_
   return created;
 }
 
-template <class Labels>
-void MetricSink::add(std::string_view family_name, std::string_view help,
-                     prometheus::MetricType type, const Labels& labels, double value) {
-  auto& fam = family(family_name, help, type);
-  auto& metric = fam.metric.emplace_back();
-  metric.label.reserve(labels.size());
-  for (const auto& [name, label_value] : labels) {
-    metric.label.push_back({std::string(name), sanitize_label_value(label_value)});
+template <class Values>
+void MetricSink::add(const MetricFamilyDecl& decl, const Values& label_values, double value) {
+  if (label_values.size() != decl.labels.size()) {
+    throw std::logic_error("metric family " + std::string(decl.name) + " takes " +
+                           std::to_string(decl.labels.size()) + " label values, got " +
+                           std::to_string(label_values.size()));
   }
-  if (type == prometheus::MetricType::Counter) {
+  auto& fam = family(decl.name, decl.help, decl.type);
+  auto& metric = fam.metric.emplace_back();
+  metric.label.reserve(label_values.size());
+  auto name = decl.labels.begin();
+  for (std::string_view label_value : label_values) {
+    metric.label.push_back({std::string(*name++), sanitize_label_value(label_value)});
+  }
+  if (decl.type == MetricType::Counter) {
     metric.counter.value = value;
   } else {
     metric.gauge.value = value;
   }
 }
 
-void MetricSink::gauge(std::string_view family_name, std::string_view help,
-                       std::initializer_list<LabelPair> labels, double value) {
-  add(family_name, help, prometheus::MetricType::Gauge, labels, value);
+void MetricSink::emit(const MetricFamilyDecl& family, std::initializer_list<std::string_view> label_values,
+                      double value) {
+  add(family, label_values, value);
 }
 
-void MetricSink::gauge(std::string_view family_name, std::string_view help,
-                       const std::vector<LabelPair>& labels, double value) {
-  add(family_name, help, prometheus::MetricType::Gauge, labels, value);
-}
-
-void MetricSink::counter(std::string_view family_name, std::string_view help,
-                         std::initializer_list<LabelPair> labels, double value) {
-  add(family_name, help, prometheus::MetricType::Counter, labels, value);
+void MetricSink::emit(const MetricFamilyDecl& family, const std::vector<std::string_view>& label_values,
+                      double value) {
+  add(family, label_values, value);
 }
 
 void MetricSink::absorb(MetricSink&& other) {

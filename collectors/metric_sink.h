@@ -13,19 +13,29 @@
 
 namespace memledger {
 
+using MetricType = prometheus::MetricType;
 using LabelPair = std::pair<std::string_view, std::string_view>;
+
+// One metric family, declared once next to the code that emits it and listed in its
+// collector's declaration (collectors/registry.h), so the README's reference can be
+// checked against every family the exporter can emit.
+struct MetricFamilyDecl {
+  std::string_view name;
+  MetricType type;
+  std::string_view help;
+  std::vector<std::string_view> labels;  // label names, in the order emit() takes values
+};
 
 // Valid UTF-8 out of arbitrary bytes: each byte of an invalid sequence becomes U+FFFD.
 std::string sanitize_label_value(std::string_view raw);
 
 class MetricSink {
  public:
-  void gauge(std::string_view family, std::string_view help,
-             std::initializer_list<LabelPair> labels, double value);
-  void gauge(std::string_view family, std::string_view help,
-             const std::vector<LabelPair>& labels, double value);
-  void counter(std::string_view family, std::string_view help,
-               std::initializer_list<LabelPair> labels, double value);
+  // One sample of `family`; `label_values` in the order of family.labels (checked).
+  void emit(const MetricFamilyDecl& family, std::initializer_list<std::string_view> label_values,
+            double value);
+  void emit(const MetricFamilyDecl& family, const std::vector<std::string_view>& label_values,
+            double value);
 
   // Moves every sample of `other` into this sink, merging families of the same name.
   void absorb(MetricSink&& other);
@@ -34,11 +44,9 @@ class MetricSink {
   std::vector<prometheus::MetricFamily> take() { return std::move(families_); }
 
  private:
-  prometheus::MetricFamily& family(std::string_view name, std::string_view help,
-                                   prometheus::MetricType type);
-  template <class Labels>
-  void add(std::string_view family_name, std::string_view help, prometheus::MetricType type,
-           const Labels& labels, double value);
+  prometheus::MetricFamily& family(std::string_view name, std::string_view help, MetricType type);
+  template <class Values>
+  void add(const MetricFamilyDecl& family, const Values& label_values, double value);
 
   std::vector<prometheus::MetricFamily> families_;
   std::map<std::string, std::size_t, std::less<>> index_;

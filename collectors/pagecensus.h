@@ -13,89 +13,16 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "collectors/registry.h"
 
 namespace memledger {
 
-// Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h, and
-// include/linux/kernel-page-flags.h for the ones from 32 up).
-namespace kpf {
-inline constexpr int kLocked = 0, kError = 1, kReferenced = 2, kUptodate = 3, kDirty = 4, kLru = 5,
-                     kActive = 6, kSlab = 7, kWriteback = 8, kReclaim = 9, kBuddy = 10, kMmap = 11,
-                     kAnon = 12, kSwapcache = 13, kSwapbacked = 14, kCompoundHead = 15,
-                     kCompoundTail = 16, kHuge = 17, kUnevictable = 18, kHwpoison = 19,
-                     kNopage = 20, kKsm = 21, kThp = 22, kOffline = 23, kZeroPage = 24, kIdle = 25,
-                     kPgtable = 26, kReserved = 32, kMlocked = 33, kOwner2 = 34, kPrivate = 35,
-                     kPrivate2 = 36, kOwnerPrivate = 37, kArch = 38, kUncached = 39,
-                     kSoftdirty = 40, kArch2 = 41, kArch3 = 42;
-}  // namespace kpf
-
-// Every page frame in exactly one class, by the first that applies:
-//   no_page   not RAM: KPF_NOPAGE, or outside /proc/iomem's "System RAM" ranges (the
-//             memmap of holes such as the PCI window below 4 GiB reads as flagless pages)
-//   reserved  PG_reserved: kernel image, boot allocations, firmware; outside MemTotal
-//   offline   PageOffline (5.1+; KPF_BALLOON before): balloon-inflated or offlined pages
-//   hwpoison  memory the kernel retired after a hardware error
-//   free      in the buddy allocator (the head of a free block; every page of it on 4.x+)
-//   typed     any flag that names a use: LRU, slab, anon, mapped, page table, huge page,
-//             compound, page-cache state, private data...
-//   untyped   none of those. Only the idle-tracking (IDLE) and per-arch bits (ARCH*,
-//             UNCACHED, SOFTDIRTY) are ignored: a kernel page never gets a use from them.
-enum class PageClass { no_page, reserved, offline, hwpoison, free, typed, untyped };
-inline constexpr std::size_t kPageClasses = 7;
-std::string_view page_class_name(PageClass c);
-PageClass classify_page(std::uint64_t flags);
-
-// Physical page frames [first, end).
-struct PfnRange {
-  std::uint64_t first = 0;
-  std::uint64_t end = 0;
+// The collector's options (see its declaration for the defaults).
+struct PagecensusConfig {
+  double interval_seconds = 900;  // between the starts of two censuses
+  double budget_seconds = 60;     // a census still reading after this is abandoned
 };
 
-// The top-level "System RAM" ranges of /proc/iomem, in page frames. Empty when the file
-// shows no addresses (they read as zero without CAP_SYS_ADMIN). Throws ParseError on a
-// malformed range.
-std::vector<PfnRange> parse_iomem_system_ram(std::string_view text, std::uint64_t page_size);
-
-struct PageCensus {
-  std::uint64_t pages[kPageClasses] = {};
-  std::uint64_t page_table_pages = 0;  // typed pages with KPF_PGTABLE (4.17+)
-  std::uint64_t ram_pages = 0;         // frames inside the RAM ranges (0 without ranges)
-
-  std::uint64_t count(PageClass c) const { return pages[static_cast<std::size_t>(c)]; }
-  // Adds the flags of page frames first_pfn, first_pfn + 1, ...; frames outside `ram`
-  // (sorted, disjoint) count as no_page. An empty `ram` means every frame may be RAM.
-  void add(const std::uint64_t* flags, std::size_t n, std::uint64_t first_pfn,
-           const std::vector<PfnRange>& ram);
-};
-
-// The flagless pages the kernel accounts for elsewhere, in bytes, read right after the
-// census: they are subtracted from the untyped pages to estimate the black hole.
-struct AccountedUntyped {
-  std::uint64_t per_cpu_free_lists = 0;  // zoneinfo "count:" (not PageBuddy)
-  // MemFree beyond the zones' free pages: memory the kernel counts as free before it has
-  // initialized its page structures (lazy deferred init on some hypervisor kernels).
-  std::uint64_t free_outside_zones = 0;
-  std::uint64_t vmalloc = 0;             // VmallocUsed (vmapped task stacks included)
-  std::uint64_t kernel_stack_unmapped = 0;  // KernelStack not in vmalloc areas (no VMAP_STACK)
-  std::uint64_t percpu = 0;
-  std::uint64_t secondary_page_tables = 0;
-  std::uint64_t page_tables_unflagged = 0;  // PageTables when the kernel has no KPF_PGTABLE
-  std::uint64_t zsmalloc = 0;               // vmstat nr_zspages
-  std::uint64_t kernel_reclaimable_other = 0;  // KReclaimable - SReclaimable
-  std::uint64_t unaccepted = 0;             // Unaccepted (confidential VMs), inside MemFree
-  // RAM outside MemTotal that carries no PG_reserved: boot allocations (the memmap
-  // itself) inside lazily initialized memory. RAM - MemTotal - reserved pages - balloon
-  // pages that left MemTotal; 0 when the RAM ranges are unknown.
-  std::uint64_t unflagged_reservations = 0;
-  std::uint64_t total() const;
-};
-
-// untyped pages x page size - accounted.total(). Signed: the census and the counters are
-// not read at the same instant.
-std::int64_t black_hole_estimate(const PageCensus& census, std::uint64_t page_size,
-                                 const AccountedUntyped& accounted);
-
-std::unique_ptr<Collector> make_pagecensus_collector(const Config& config);
+extern const CollectorInfo kPagecensusCollector;
 
 }  // namespace memledger

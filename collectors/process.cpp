@@ -1,5 +1,7 @@
 #include "collectors/process.h"
 
+#include "collectors/ledger_emit.h"
+
 #include <dirent.h>
 #include <pwd.h>
 #include <regex.h>
@@ -16,385 +18,68 @@
 #include <thread>
 #include <unordered_map>
 
-#include "collectors/ledger.h"
-#include "collectors/text.h"
+#include "collectors/process_groups.h"
+#include "collectors/worker_pool.h"
+#include "ledger/ledger.h"
 #include "procfs/pagemap_reader.h"
+#include "procfs/pid.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
-namespace {
-
-constexpr std::array<std::string_view, kMemoryKinds> kKindNames = {
-    "rss", "pss", "pss_anon", "pss_file", "pss_shmem", "uss", "swap", "swap_pss"};
-
-// Which kind an smaps field adds to; nullopt for the fields the collector does not use.
-std::optional<MemoryKind> smaps_field_kind(std::string_view key) {
-  switch (key.size()) {
-    case 3:
-      if (key == "Rss") return MemoryKind::rss;
-      if (key == "Pss") return MemoryKind::pss;
-      break;
-    case 4:
-      if (key == "Swap") return MemoryKind::swap;
-      break;
-    case 7:
-      if (key == "SwapPss") return MemoryKind::swap_pss;
-      break;
-    case 8:
-      if (key == "Pss_Anon") return MemoryKind::pss_anon;
-      if (key == "Pss_File") return MemoryKind::pss_file;
-      break;
-    case 9:
-      if (key == "Pss_Shmem") return MemoryKind::pss_shmem;
-      break;
-    case 13:
-      if (key == "Private_Clean" || key == "Private_Dirty") return MemoryKind::uss;
-      break;
-  }
-  return std::nullopt;
-}
-
-bool has_controller(std::string_view controllers, std::string_view wanted) {
-  while (!controllers.empty()) {
-    auto comma = controllers.find(',');
-    if (controllers.substr(0, comma) == wanted) return true;
-    if (comma == std::string_view::npos) break;
-    controllers.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// Calls fn(hierarchy, controllers, path) for each "hierarchy:controllers:path" line.
-template <class Fn>
-void for_each_cgroup_line(std::string_view file, Fn&& fn) {
-  text::LineReader lines(file);
-  std::string_view line;
-  while (lines.next(line)) {
-    auto first = line.find(':');
-    if (first == std::string_view::npos) continue;
-    auto second = line.find(':', first + 1);
-    if (second == std::string_view::npos) continue;
-    fn(line.substr(0, first), line.substr(first + 1, second - first - 1), line.substr(second + 1));
-  }
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-std::string_view basename_of(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-}  // namespace
-
-std::string_view kind_name(MemoryKind kind) { return kKindNames[static_cast<std::size_t>(kind)]; }
-
-void ProcessMemory::add(const ProcessMemory& other) {
-  for (std::size_t k = 0; k < kMemoryKinds; ++k) bytes[k] += other.bytes[k];
-  present |= other.present;
-}
-
-ProcessMemory parse_smaps(std::string_view text) {
-  ProcessMemory memory;
-  text::LineReader lines(text);
-  std::string_view line;
-  while (lines.next(line)) {
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    auto kind = smaps_field_kind(line.substr(0, colon));
-    if (!kind) continue;  // mapping headers, VmFlags, fields not exported
-    std::string_view rest = line.substr(colon + 1);
-    std::string_view number = text::next_field(rest);
-    std::string_view unit = text::next_field(rest);
-    if (unit != "kB" || !text::trim(rest).empty()) {
-      throw ParseError(lines.number(), "expected \"Name: value kB\"");
-    }
-    memory.add(*kind, text::require_u64(number, lines.number(), line.substr(0, colon)) * 1024);
-  }
-  return memory;
-}
-
-ProcStat parse_proc_stat(std::string_view text) {
-  // comm sits between the first '(' and the LAST ')': it may itself hold ')' and spaces.
-  auto open = text.find('(');
-  auto close = text.rfind(')');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
-    throw ParseError(1, "expected \"pid (comm) state ...\"");
-  }
-  ProcStat stat;
-  stat.comm = text.substr(open + 1, close - open - 1);
-  std::string_view rest = text.substr(close + 1);
-  // Fields after comm, 0-based: 0 state, 6 flags, 19 starttime, 21 rss.
-  for (int index = 0; index <= 21; ++index) {
-    std::string_view field = text::next_field(rest);
-    if (field.empty()) throw ParseError(1, "truncated: " + std::to_string(index) + " fields after comm");
-    switch (index) {
-      case 0:
-        stat.state = field[0];
-        break;
-      case 6:
-        stat.flags = text::require_u64(field, 1, "flags");
-        break;
-      case 19:
-        stat.starttime = text::require_u64(field, 1, "starttime");
-        break;
-      case 21:
-        stat.rss_pages = text::require_u64(field, 1, "rss");
-        break;
-    }
-  }
-  return stat;
-}
-
-std::string_view cgroup_path(std::string_view cgroup_file) {
-  std::optional<std::string_view> memory, unified;
-  for_each_cgroup_line(cgroup_file, [&](auto hierarchy, auto controllers, auto path) {
-    if (has_controller(controllers, "memory")) memory = path;
-    if (hierarchy == "0" && controllers.empty()) unified = path;
-  });
-  return memory.value_or(unified.value_or(std::string_view{}));
-}
-
-std::string_view systemd_cgroup_path(std::string_view cgroup_file) {
-  std::optional<std::string_view> named, unified;
-  for_each_cgroup_line(cgroup_file, [&](auto hierarchy, auto controllers, auto path) {
-    if (controllers == "name=systemd") named = path;
-    if (hierarchy == "0" && controllers.empty()) unified = path;
-  });
-  return named.value_or(unified.value_or(std::string_view{}));
-}
-
-std::string_view systemd_unit(std::string_view path) {
-  std::string_view unit, slice;
-  std::string_view rest = path;
-  while (!rest.empty()) {
-    auto slash = rest.find('/');
-    std::string_view component = rest.substr(0, slash);
-    if (ends_with(component, ".service") || ends_with(component, ".scope")) unit = component;
-    if (ends_with(component, ".slice")) slice = component;
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  if (!unit.empty()) return unit;
-  if (!slice.empty()) return slice;
-  if (path == "/") return "-.slice";
-  return path;
-}
-
-std::optional<std::uint32_t> status_real_uid(std::string_view status) {
-  text::LineReader lines(status);
-  std::string_view line;
-  while (lines.next(line)) {
-    if (!text::starts_with(line, "Uid:")) continue;
-    std::string_view rest = line.substr(4);
-    auto uid = text::to_u64(text::next_field(rest));
-    if (!uid || *uid > UINT32_MAX) return std::nullopt;
-    return static_cast<std::uint32_t>(*uid);
-  }
-  return std::nullopt;
-}
-
-std::string group_template_error(std::string_view name_template, std::size_t capture_groups) {
-  for (std::size_t i = 0; i < name_template.size(); ++i) {
-    if (name_template[i] != '$') continue;
-    if (i + 1 == name_template.size()) return "name ends with a lone \"$\" (write \"$$\" for a dollar)";
-    char next = name_template[++i];
-    if (next == '$') continue;
-    if (next < '0' || next > '9') {
-      return std::string("\"$") + next + "\" in name: expected $0..$9 or $$";
-    }
-    if (static_cast<std::size_t>(next - '0') > capture_groups) {
-      return std::string("name uses $") + next + " but the regex has " +
-             std::to_string(capture_groups) + " capture group(s)";
-    }
-  }
-  return {};
-}
-
-struct ProcessGrouper::CompiledRule {
-  ProcessGroupRule::Field field;
-  std::string name_template;
-  regex_t regex;
-
-  explicit CompiledRule(const ProcessGroupRule& rule)
-      : field(rule.field), name_template(rule.name_template) {
-    if (int error = ::regcomp(&regex, rule.regex.c_str(), REG_EXTENDED)) {
-      char reason[256];
-      ::regerror(error, &regex, reason, sizeof reason);
-      throw std::invalid_argument("invalid regex \"" + rule.regex + "\": " + reason);
-    }
-  }
-  ~CompiledRule() { ::regfree(&regex); }
-  CompiledRule(const CompiledRule&) = delete;
-  CompiledRule& operator=(const CompiledRule&) = delete;
-};
-
-ProcessGrouper::ProcessGrouper(const ProcessConfig& config) : group_by_(config.group_by) {
-  for (const auto& rule : config.rules) rules_.push_back(std::make_unique<CompiledRule>(rule));
-}
-
-ProcessGrouper::~ProcessGrouper() = default;
-
-std::string ProcessGrouper::group_of(ProcessFacts& facts) {
-  std::string group;
-  bool matched = false;
-  for (const auto& rule : rules_) {
-    std::string comm_subject;
-    const std::string* subject = &comm_subject;
-    switch (rule->field) {
-      case ProcessGroupRule::Field::comm:
-        comm_subject = facts.comm();
-        break;
-      case ProcessGroupRule::Field::exe:
-        subject = &facts.exe();
-        break;
-      case ProcessGroupRule::Field::cmdline:
-        subject = &facts.cmdline();
-        break;
-    }
-    regmatch_t match[10];
-    if (::regexec(&rule->regex, subject->c_str(), 10, match, 0) != 0) continue;
-    std::string_view tmpl = rule->name_template;
-    for (std::size_t i = 0; i < tmpl.size(); ++i) {
-      if (tmpl[i] == '$' && i + 1 < tmpl.size()) {
-        char next = tmpl[++i];
-        if (next == '$') {
-          group.push_back('$');
-        } else if (const regmatch_t& m = match[next - '0']; m.rm_so >= 0) {
-          group.append(*subject, static_cast<std::size_t>(m.rm_so),
-                       static_cast<std::size_t>(m.rm_eo - m.rm_so));
-        }
-      } else if (text::starts_with(tmpl.substr(i), "{comm}")) {
-        group.append(facts.comm());
-        i += 5;
-      } else if (text::starts_with(tmpl.substr(i), "{exe}")) {
-        group.append(basename_of(facts.exe()));
-        i += 4;
-      } else {
-        group.push_back(tmpl[i]);
-      }
-    }
-    matched = true;
-    break;
-  }
-  if (!matched) group = fallback_group(facts);
-  group = sanitize_label_value(group);
-  if (group.empty()) group = "unknown";
-  return group;
-}
-
-std::string ProcessGrouper::fallback_group(ProcessFacts& facts) {
-  switch (group_by_) {
-    case ProcessGroupBy::name:
-      return std::string(facts.comm());
-    case ProcessGroupBy::cgroup:
-      return std::string(cgroup_path(facts.cgroup()));
-    case ProcessGroupBy::unit: {
-      std::string_view path = systemd_cgroup_path(facts.cgroup());
-      return path.empty() ? std::string() : std::string(systemd_unit(path));
-    }
-    case ProcessGroupBy::user: {
-      auto uid = facts.uid();
-      return uid ? user_name(*uid) : std::string();
-    }
-  }
-  return {};
-}
-
-const std::string& ProcessGrouper::user_name(std::uint32_t uid) {
-  auto it = user_names_.find(uid);
-  if (it != user_names_.end()) return it->second;
-  std::string name = std::to_string(uid);
-  passwd entry;
-  passwd* found = nullptr;
-  std::vector<char> buffer(4096);
-  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found) {
-    name = found->pw_name;
-  }
-  return user_names_.emplace(uid, std::move(name)).first->second;
-}
+// The metric families this file emits.
+const MetricFamilyDecl kProcessMemoryBytes{
+    "memledger_process_memory_bytes", MetricType::Gauge,
+    "Memory of a group's processes by kind, summed: rss, pss, pss_anon, pss_file, "
+    "pss_shmem, uss (Private_Clean + Private_Dirty), swap, swap_pss "
+    "(/proc/<pid>/smaps_rollup; rss alone for processes not PSS-measured).",
+    {"group", "kind"}};
+const MetricFamilyDecl kProcessGroupProcesses{
+    "memledger_process_group_processes", MetricType::Gauge,
+    "Processes in the group (kernel threads excluded).",
+    {"group"}};
+const MetricFamilyDecl kProcessesPssBytes{
+    "memledger_processes_pss_bytes", MetricType::Gauge,
+    "Sum of Pss over every process whose smaps_rollup figures this scrape used (fresh or "
+    "cached); the ledger's process_pss.",
+    {}};
+const MetricFamilyDecl kProcessesRssBytes{
+    "memledger_processes_rss_bytes", MetricType::Gauge,
+    "Sum of RSS over every process read.",
+    {}};
+const MetricFamilyDecl kProcessesUnmeasuredRssBytes{
+    "memledger_processes_unmeasured_rss_bytes", MetricType::Gauge,
+    "RSS of the processes read without PSS (unreadable smaps_rollup, or over budget): an "
+    "upper bound of the PSS missing from the pss ledger.",
+    {}};
+const MetricFamilyDecl kProcesses{
+    "memledger_processes", MetricType::Gauge,
+    "Processes listed in /proc this scrape by outcome: measured (smaps_rollup read), "
+    "cached (earlier figures reused), budget_exceeded and unreadable (RSS only), vanished "
+    "(exited before being read). Kernel threads are not counted.",
+    {"state"}};
+const MetricFamilyDecl kProcessSmapsReadSeconds{
+    "memledger_process_smaps_read_seconds", MetricType::Gauge,
+    "Wall time from the first smaps_rollup read of this scrape to the end of the last, on "
+    "all reading threads (bounded by smaps_budget_seconds).",
+    {}};
+const MetricFamilyDecl kProcessPagemapReads{
+    "memledger_process_pagemap_reads", MetricType::Gauge,
+    "Processes of at least pagemap_min_rss_bytes read this scrape through /proc/<pid>/pagemap "
+    "and /proc/kpagecount instead of smaps_rollup.",
+    {}};
+const MetricFamilyDecl kProcessPagemapFallbacks{
+    "memledger_process_pagemap_fallbacks", MetricType::Gauge,
+    "Processes this scrape that pagemap could not serve (maps or pagemap refused; mappings "
+    "over 8x RSS + 1 GiB; no root: pfns hidden, kpage files unreadable), read through "
+    "smaps_rollup instead.",
+    {}};
+const MetricFamilyDecl kProcessSmapsCacheAgeSeconds{
+    "memledger_process_smaps_cache_age_seconds", MetricType::Gauge,
+    "Age of the oldest cached smaps_rollup figures used this scrape (0: none).",
+    {}};
 
 namespace {
-
-// "<pid>/<file>", built on the stack: thousands of them per scrape.
-class PidPath {
- public:
-  PidPath(int pid, std::string_view file) {
-    char* end = std::to_chars(buffer_, buffer_ + 12, pid).ptr;  // a pid has at most 10 digits
-    *end++ = '/';
-    std::memcpy(end, file.data(), file.size());
-    size_ = static_cast<std::size_t>(end - buffer_) + file.size();
-  }
-  std::string_view view() const { return {buffer_, size_}; }
-
- private:
-  char buffer_[48];
-  std::size_t size_;
-};
-
-// Reads a process's files for grouping only when a rule or group_by asks for them.
-class PidFacts final : public ProcessFacts {
- public:
-  PidFacts(Snapshot& snapshot, int pid, std::string_view comm)
-      : snapshot_(snapshot), pid_(pid), comm_(comm) {}
-
-  std::string_view comm() override { return comm_; }
-
-  const std::string& exe() override {
-    if (!exe_) {
-      exe_.emplace();
-      std::string path = snapshot_.path(Root::proc, PidPath(pid_, "exe").view());
-      char target[4096];
-      ssize_t n = ::readlink(path.c_str(), target, sizeof target);
-      if (n > 0) {
-        std::string_view link(target, static_cast<std::size_t>(n));
-        // A binary replaced by an upgrade still runs; group it under its path.
-        constexpr std::string_view kDeleted = " (deleted)";
-        if (ends_with(link, kDeleted)) link.remove_suffix(kDeleted.size());
-        exe_->assign(link);
-      }
-    }
-    return *exe_;
-  }
-
-  const std::string& cmdline() override {
-    if (!cmdline_) {
-      cmdline_.emplace();
-      if (snapshot_.read_uncached(Root::proc, PidPath(pid_, "cmdline").view(), *cmdline_) != 0) {
-        cmdline_->clear();
-      }
-      std::replace(cmdline_->begin(), cmdline_->end(), '\0', ' ');
-      while (!cmdline_->empty() && cmdline_->back() == ' ') cmdline_->pop_back();
-    }
-    return *cmdline_;
-  }
-
-  const std::string& cgroup() override {
-    if (!cgroup_) {
-      cgroup_.emplace();
-      if (snapshot_.read_uncached(Root::proc, PidPath(pid_, "cgroup").view(), *cgroup_) != 0) {
-        cgroup_->clear();
-      }
-    }
-    return *cgroup_;
-  }
-
-  std::optional<std::uint32_t> uid() override {
-    std::string status;
-    if (snapshot_.read_uncached(Root::proc, PidPath(pid_, "status").view(), status) != 0) {
-      return std::nullopt;
-    }
-    return status_real_uid(status);
-  }
-
- private:
-  Snapshot& snapshot_;
-  int pid_;
-  std::string_view comm_;
-  std::optional<std::string> exe_, cmdline_, cgroup_;
-};
 
 using Duration = std::chrono::steady_clock::duration;
 using TimePoint = std::chrono::steady_clock::time_point;
@@ -405,55 +90,14 @@ constexpr std::array<std::string_view, 5> kStateNames = {"measured", "cached", "
                                                          "unreadable", "vanished"};
 
 constexpr std::size_t kKeepBufferBytes = 1 << 20;
+// Processes handed to a reader thread at a time: small, so slow reads balance out.
+constexpr std::size_t kReadChunk = 8;
 // Read time per byte of RSS assumed before any large read was timed (measured here:
 // 6.5 ms per GiB of 4 KiB pages), and the smallest process whose read teaches it.
 constexpr double kInitialSecondsPerRssByte = 0.020 / (1ull << 30);
 constexpr std::uint64_t kLearnFromRssBytes = 64ull << 20;
 
 bool exited_errno(int error) { return error == ENOENT || error == ESRCH; }
-
-// Calls fn(worker, index) for every index below `count` on up to `threads` threads, the
-// caller's being worker 0. Indexes go out in small chunks, in order, so that slow reads
-// balance out and the order of a list is roughly kept. The first exception a worker
-// throws is rethrown here once every worker has stopped.
-template <class Fn>
-void parallel_for(std::size_t count, std::size_t threads, Fn&& fn) {
-  constexpr std::size_t kChunk = 8;
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto work = [&](std::size_t worker) {
-    try {
-      while (!failed.load(std::memory_order_relaxed)) {
-        std::size_t begin = next.fetch_add(kChunk, std::memory_order_relaxed);
-        if (begin >= count) return;
-        for (std::size_t i = begin; i < std::min(count, begin + kChunk); ++i) fn(worker, i);
-      }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
-    }
-  };
-  std::vector<std::thread> helpers;
-  const std::size_t wanted = std::min(threads, (count + kChunk - 1) / kChunk);
-  for (std::size_t worker = 1; worker < wanted; ++worker) {
-    try {
-      helpers.emplace_back(work, worker);
-    } catch (const std::system_error&) {
-      break;  // no thread to be had: fewer workers read it all the same
-    }
-  }
-  work(0);
-  for (auto& helper : helpers) helper.join();
-  if (error) std::rethrow_exception(error);
-}
-
-std::size_t usable_threads(std::size_t wanted) {
-  std::size_t cpus = std::thread::hardware_concurrency();
-  return std::max<std::size_t>(1, cpus ? std::min(wanted, cpus) : wanted);
-}
 
 class ProcessCollector final : public Collector {
  public:
@@ -465,7 +109,6 @@ class ProcessCollector final : public Collector {
         large_rss_bytes_(config.large_process_rss_bytes),
         large_refresh_(to_duration(config.large_process_refresh_seconds)),
         pagemap_min_rss_bytes_(config.pagemap_min_rss_bytes),
-        page_size_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))),
         readers_(threads) {}
 
   std::string_view name() const override { return "process"; }
@@ -494,8 +137,15 @@ class ProcessCollector final : public Collector {
     release(work_);
     release(smaps_results_);
     emit(sink);
-    // The ledger's third equation, from this scrape's readings of every process.
-    emit_ledger(sink, compute_pss_ledger(read_ledger_inputs(snapshot), totals_.pss));
+    // The ledger's third equation, from this scrape's readings of every process. When its
+    // inputs (meminfo) fail, the ledger collector reports that; the per-group series of
+    // this scrape stay good, so they are not dropped with it.
+    const LedgerInputs* inputs = nullptr;
+    try {
+      inputs = &read_ledger_inputs(snapshot);
+    } catch (const CollectError&) {
+    }
+    if (inputs) emit_ledger(sink, compute_pss_ledger(*inputs, totals_.pss));
   }
 
  private:
@@ -576,7 +226,7 @@ class ProcessCollector final : public Collector {
 
   void read_stats(Snapshot& snapshot) {
     stats_.resize(pids_.size());
-    parallel_for(pids_.size(), readers_.size(), [&](std::size_t worker, std::size_t i) {
+    parallel_for(pids_.size(), readers_.size(), kReadChunk, [&](std::size_t worker, std::size_t i) {
       StatReading& reading = stats_[i];
       std::string& buffer = readers_[worker].buffer;
       PidPath path(pids_[i], "stat");
@@ -591,7 +241,7 @@ class ProcessCollector final : public Collector {
       reading.kernel_thread = stat.kernel_thread();
       reading.exited = stat.exited();
       reading.starttime = stat.starttime;
-      reading.rss_bytes = stat.rss_pages * page_size_;
+      reading.rss_bytes = stat.rss_pages * snapshot.page_size();
       reading.comm_hash = std::hash<std::string_view>{}(stat.comm);
       reading.comm.assign(stat.comm);
     });
@@ -635,7 +285,7 @@ class ProcessCollector final : public Collector {
       PagemapFigures figures;
       switch (pagemap_unavailable_.load(std::memory_order_relaxed)
                   ? PagemapOutcome::unavailable
-                  : reader.pagemap.read(snapshot, pid, page_size_, figures)) {
+                  : reader.pagemap.read(snapshot, pid, snapshot.page_size(), stat_rss, figures)) {
         case PagemapOutcome::read:
           memory = from_pagemap(figures);
           pagemap_reads_.fetch_add(1, std::memory_order_relaxed);
@@ -643,6 +293,7 @@ class ProcessCollector final : public Collector {
         case PagemapOutcome::exited:
           return SmapsOutcome::exited;
         case PagemapOutcome::denied:
+        case PagemapOutcome::sparse:
           pagemap_fallbacks_.fetch_add(1, std::memory_order_relaxed);
           break;
         case PagemapOutcome::unavailable:
@@ -709,7 +360,7 @@ class ProcessCollector final : public Collector {
     const TimePoint start = clock_();
     const TimePoint deadline = start + budget_;
     smaps_results_.resize(work_.size());
-    parallel_for(work_.size(), readers_.size(), [&](std::size_t worker, std::size_t i) {
+    parallel_for(work_.size(), readers_.size(), kReadChunk, [&](std::size_t worker, std::size_t i) {
       const Work& work = work_[i];
       const CachedProcess& process = *work.process;
       SmapsResult& result = smaps_results_[i];
@@ -820,16 +471,9 @@ class ProcessCollector final : public Collector {
     for (std::size_t k = 0; k < kMemoryKinds; ++k) {
       auto kind = static_cast<MemoryKind>(k);
       if (!totals.memory.has(kind)) continue;
-      sink.gauge("memledger_process_memory_bytes",
-                 "Memory of a group's processes by kind, summed: rss, pss, pss_anon, pss_file, "
-                 "pss_shmem, uss (Private_Clean + Private_Dirty), swap, swap_pss "
-                 "(/proc/<pid>/smaps_rollup; rss alone for processes not PSS-measured).",
-                 {{"group", group}, {"kind", kind_name(kind)}},
-                 static_cast<double>(totals.memory.get(kind)));
+      sink.emit(kProcessMemoryBytes, {group, kind_name(kind)}, static_cast<double>(totals.memory.get(kind)));
     }
-    sink.gauge("memledger_process_group_processes",
-               "Processes in the group (kernel threads excluded).", {{"group", group}},
-               static_cast<double>(totals.processes));
+    sink.emit(kProcessGroupProcesses, {group}, static_cast<double>(totals.processes));
   }
 
   void emit(MetricSink& sink) {
@@ -860,38 +504,16 @@ class ProcessCollector final : public Collector {
     }
     if (other.processes > 0) emit_group(sink, "other", other);
 
-    sink.gauge("memledger_processes_pss_bytes",
-               "Sum of Pss over every process whose smaps_rollup figures this scrape used "
-               "(fresh or cached); the ledger's process_pss.",
-               {}, static_cast<double>(totals_.pss));
-    sink.gauge("memledger_processes_rss_bytes", "Sum of RSS over every process read.", {},
-               static_cast<double>(totals_.rss));
-    sink.gauge("memledger_processes_unmeasured_rss_bytes",
-               "RSS of the processes read without PSS (unreadable smaps_rollup, or over budget): "
-               "an upper bound of the PSS missing from the pss ledger.",
-               {}, static_cast<double>(totals_.unmeasured_rss));
+    sink.emit(kProcessesPssBytes, {}, static_cast<double>(totals_.pss));
+    sink.emit(kProcessesRssBytes, {}, static_cast<double>(totals_.rss));
+    sink.emit(kProcessesUnmeasuredRssBytes, {}, static_cast<double>(totals_.unmeasured_rss));
     for (std::size_t s = 0; s < kStateNames.size(); ++s) {
-      sink.gauge("memledger_processes",
-                 "Processes listed in /proc this scrape by outcome: measured (smaps_rollup read), "
-                 "cached (earlier figures reused), budget_exceeded and unreadable (RSS only), "
-                 "vanished (exited before being read). Kernel threads are not counted.",
-                 {{"state", kStateNames[s]}}, static_cast<double>(counts_[s]));
+      sink.emit(kProcesses, {kStateNames[s]}, static_cast<double>(counts_[s]));
     }
-    sink.gauge("memledger_process_pagemap_reads",
-               "Processes of at least pagemap_min_rss_bytes read this scrape through "
-               "/proc/<pid>/pagemap and /proc/kpagecount instead of smaps_rollup.",
-               {}, static_cast<double>(pagemap_reads_.load()));
-    sink.gauge("memledger_process_pagemap_fallbacks",
-               "Processes this scrape that pagemap could not serve (maps or pagemap refused; no "
-               "root: pfns hidden, kpage files unreadable), read through smaps_rollup instead.",
-               {}, static_cast<double>(pagemap_fallbacks_.load()));
-    sink.gauge("memledger_process_smaps_read_seconds",
-               "Wall time from the first smaps_rollup read of this scrape to the end of the "
-               "last, on all reading threads (bounded by smaps_budget_seconds).",
-               {}, std::chrono::duration<double>(totals_.smaps_read_time).count());
-    sink.gauge("memledger_process_smaps_cache_age_seconds",
-               "Age of the oldest cached smaps_rollup figures used this scrape (0: none).", {},
-               std::chrono::duration<double>(totals_.max_cache_age).count());
+    sink.emit(kProcessPagemapReads, {}, static_cast<double>(pagemap_reads_.load()));
+    sink.emit(kProcessPagemapFallbacks, {}, static_cast<double>(pagemap_fallbacks_.load()));
+    sink.emit(kProcessSmapsReadSeconds, {}, std::chrono::duration<double>(totals_.smaps_read_time).count());
+    sink.emit(kProcessSmapsCacheAgeSeconds, {}, std::chrono::duration<double>(totals_.max_cache_age).count());
   }
 
   ProcessGrouper grouper_;
@@ -903,7 +525,6 @@ class ProcessCollector final : public Collector {
   std::uint64_t pagemap_min_rss_bytes_;
   std::atomic<bool> pagemap_unavailable_{false};
   std::atomic<std::uint64_t> pagemap_reads_{0}, pagemap_fallbacks_{0};  // this scrape's
-  std::uint64_t page_size_;
   std::atomic<double> seconds_per_rss_byte_{kInitialSecondsPerRssByte};
   std::mutex learn_mutex_;
   std::atomic<bool> whole_smaps_{false};  // the kernel has no smaps_rollup: read smaps
@@ -929,10 +550,49 @@ std::unique_ptr<Collector> make_process_collector_with_clock(const ProcessConfig
   return std::make_unique<ProcessCollector>(config, std::move(clock), 1);
 }
 
-std::unique_ptr<Collector> make_process_collector(const Config& config) {
-  return std::make_unique<ProcessCollector>(config.process,
-                                            [] { return std::chrono::steady_clock::now(); },
-                                            usable_threads(config.process.read_threads));
+namespace {
+
+void check_process_rule(const YamlReader& reader, const YAML::Node& node) {
+  parse_process_rule(reader, node);
 }
+
+}  // namespace
+
+ProcessConfig process_config(const CollectorOptions& options) {
+  ProcessConfig config;
+  const std::string group_by = options.choice("group_by");
+  config.group_by = group_by == "cgroup" ? ProcessGroupBy::cgroup
+                    : group_by == "unit" ? ProcessGroupBy::unit
+                    : group_by == "user" ? ProcessGroupBy::user
+                                         : ProcessGroupBy::name;
+  // Checked when the file was parsed: this reading cannot fail.
+  const YamlReader reader("collectors.process.rules");
+  for (const auto& rule : options.list("rules")) config.rules.push_back(parse_process_rule(reader, rule));
+  config.top_groups = options.count("top_groups");
+  config.smaps_budget_seconds = options.seconds("smaps_budget_seconds");
+  config.large_process_rss_bytes = options.count("large_process_rss_bytes");
+  config.large_process_refresh_seconds = options.seconds("large_process_refresh_seconds");
+  config.pagemap_min_rss_bytes = options.count("pagemap_min_rss_bytes");
+  config.read_threads = options.count("read_threads");
+  return config;
+}
+
+const CollectorInfo kProcessCollector{
+    {"process", true, {
+          {"group_by", OptionDecl::Kind::choice, "name", 0, {"name", "cgroup", "unit", "user"}},
+          {"rules", OptionDecl::Kind::list, "[]", 0, {}, check_process_rule},
+          {"top_groups", OptionDecl::Kind::count, "50"},
+          {"smaps_budget_seconds", OptionDecl::Kind::seconds, "1.0"},
+          {"large_process_rss_bytes", OptionDecl::Kind::count, "1073741824"},
+          {"large_process_refresh_seconds", OptionDecl::Kind::seconds, "60"},
+          {"pagemap_min_rss_bytes", OptionDecl::Kind::count, "67108864"},
+          {"read_threads", OptionDecl::Kind::count, "2", 1}}},
+    "per-process RSS/PSS/USS/swap by group within a time budget, and the pss ledger",
+    {&kProcessMemoryBytes, &kProcessGroupProcesses, &kProcessesPssBytes, &kProcessesRssBytes, &kProcessesUnmeasuredRssBytes, &kProcesses, &kProcessSmapsReadSeconds, &kProcessSmapsCacheAgeSeconds, &kProcessPagemapReads, &kProcessPagemapFallbacks},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      ProcessConfig config = process_config(options);
+      return std::make_unique<ProcessCollector>(config, [] { return std::chrono::steady_clock::now(); },
+                                                usable_threads(config.read_threads));
+    }};
 
 }  // namespace memledger

@@ -17,37 +17,44 @@
 
 namespace memledger {
 
-const std::vector<CollectorInfo>& collector_catalog() {
-  static const std::vector<CollectorInfo> catalog = {
-      {"meminfo", "every /proc/meminfo field, in bytes", true, make_meminfo_collector},
-      {"slab", "slab caches from /proc/slabinfo (root): the largest by name, the rest as other",
-       true, make_slab_collector},
-      {"vmalloc", "vmalloc RAM by kind and caller, and vmapped task stacks (/proc/vmallocinfo, root)",
-       true, make_vmalloc_collector},
-      {"hugepages", "hugetlbfs pools of every page size, global and per NUMA node", true,
-       make_hugepages_collector},
-      {"lru", "LRU lists (global, per NUMA node) and pages isolated from them", true,
-       make_lru_collector},
-      {"zoneinfo", "per-zone free/managed/present/spanned pages and per-CPU free lists", true,
-       make_zoneinfo_collector},
-      {"process", "per-process RSS/PSS/USS/swap by group within a time budget, and the pss ledger",
-       true, make_process_collector},
-      {"ledger", "MemTotal split into disjoint categories and the unexplained remainder", true,
-       make_ledger_collector},
-      {"balloon", "balloon drivers (virtio, vmw, hv, xen, pseries cmm): size, target, MemTotal placement",
-       true, make_balloon_collector},
-      {"shmem", "Shmem by owner: tmpfs mounts, System V segments, memfd and deleted open files",
-       true, make_shmem_collector},
-      {"cgroup", "kernel memory per memory cgroup and its unnamed residual (top N)", true,
-       make_cgroup_collector},
-      {"buddyinfo", "free blocks per order and zone, and how fragmented free memory is", true,
-       make_buddyinfo_collector},
-      {"allocinfo", "kernel memory per allocation call site (/proc/allocinfo, 6.10+, root)", true,
-       make_allocinfo_collector},
-      {"pagecensus", "background census of /proc/kpageflags (root): balloon pages, black hole",
-       false, make_pagecensus_collector},
+const std::vector<const CollectorInfo*>& collector_catalog() {
+  static const std::vector<const CollectorInfo*> catalog = {
+      &kMeminfoCollector,   &kSlabCollector,    &kVmallocCollector, &kHugepagesCollector,
+      &kLruCollector,       &kZoneinfoCollector, &kProcessCollector, &kLedgerCollector,
+      &kBalloonCollector,   &kShmemCollector,    &kCgroupCollector,  &kBuddyinfoCollector,
+      &kAllocinfoCollector, &kPagecensusCollector,
   };
   return catalog;
+}
+
+namespace {
+
+std::vector<const CollectorSchema*> schemas() {
+  std::vector<const CollectorSchema*> out;
+  for (const auto* info : collector_catalog()) out.push_back(&info->schema);
+  return out;
+}
+
+}  // namespace
+
+Config parse_exporter_config(std::string_view yaml, std::string_view source) {
+  return parse_config(yaml, source, schemas());
+}
+
+Config load_exporter_config_file(const std::string& path) { return load_config_file(path, schemas()); }
+
+std::vector<std::unique_ptr<Collector>> build_collectors(
+    const Config& config, const std::map<std::string, bool, std::less<>>& overrides) {
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (const auto* info : collector_catalog()) {
+    bool enabled = info->enabled_by_default();
+    if (auto it = config.collector_enabled.find(info->name()); it != config.collector_enabled.end()) {
+      enabled = it->second;
+    }
+    if (auto it = overrides.find(info->name()); it != overrides.end()) enabled = it->second;
+    if (enabled) collectors.push_back(info->make_from(config));
+  }
+  return collectors;
 }
 
 }  // namespace memledger

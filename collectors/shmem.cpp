@@ -14,67 +14,82 @@
 #include <tuple>
 #include <utility>
 
-#include "collectors/meminfo.h"
-#include "collectors/text.h"
+#include "procfs/meminfo.h"
+#include "procfs/mountinfo.h"
+#include "procfs/sysvipc.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
-namespace {
-
-// mountinfo escapes space, tab, newline and backslash as \ooo (octal).
-std::string unescape_mount_field(std::string_view field) {
-  std::string out;
-  out.reserve(field.size());
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      auto octal = field.substr(i + 1, 3);
-      bool digits = std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; });
-      if (digits) {
-        out.push_back(static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(field[i]);
-  }
-  return out;
-}
-
-}  // namespace
-
-std::vector<MountEntry> parse_mountinfo(std::string_view text) {
-  std::vector<MountEntry> mounts;
-  text::LineReader lines(text);
-  std::string_view line;
-  while (lines.next(line)) {
-    if (text::trim(line).empty()) continue;
-    std::string_view rest = line;
-    text::next_field(rest);  // mount id
-    text::next_field(rest);  // parent id
-    std::string_view device = text::next_field(rest);
-    text::next_field(rest);  // root of the mount within its filesystem
-    std::string_view mountpoint = text::next_field(rest);
-    auto separator = rest.find(" - ");
-    if (separator == std::string_view::npos) {
-      throw ParseError(lines.number(), "expected \" - \" before the filesystem type");
-    }
-    rest = rest.substr(separator + 3);
-    std::string_view fstype = text::next_field(rest);
-    std::string_view source = text::next_field(rest);
-    auto colon = device.find(':');
-    if (colon == std::string_view::npos || fstype.empty()) {
-      throw ParseError(lines.number(), "expected major:minor and a filesystem type");
-    }
-    MountEntry entry;
-    entry.major = static_cast<std::uint32_t>(text::require_u64(device.substr(0, colon), lines.number(), "major"));
-    entry.minor = static_cast<std::uint32_t>(text::require_u64(device.substr(colon + 1), lines.number(), "minor"));
-    entry.mountpoint = unescape_mount_field(mountpoint);
-    entry.fstype = std::string(fstype);
-    entry.source = unescape_mount_field(source);
-    mounts.push_back(std::move(entry));
-  }
-  return mounts;
-}
+// The metric families this file emits.
+const MetricFamilyDecl kTmpfsUsedBytes{
+    "memledger_tmpfs_used_bytes", MetricType::Gauge,
+    "Pages held by a tmpfs or devtmpfs filesystem (statfs), resident or swapped out; each "
+    "filesystem once, under its first mount point.",
+    {"mountpoint"}};
+const MetricFamilyDecl kTmpfsSizeBytes{
+    "memledger_tmpfs_size_bytes", MetricType::Gauge,
+    "The size limit of the tmpfs (size= mount option): how far it may grow.",
+    {"mountpoint"}};
+const MetricFamilyDecl kTmpfsUnmeasuredMounts{
+    "memledger_tmpfs_unmeasured_mounts", MetricType::Gauge,
+    "Shmem filesystems whose usage statfs cannot tell: mounted without a size limit, "
+    "hidden under another mount, or not reachable from this process.",
+    {}};
+const MetricFamilyDecl kShmemUnattributedBytes{
+    "memledger_shmem_unattributed_bytes", MetricType::Gauge,
+    "Shmem minus what tmpfs mounts, System V segments and open memfd files hold: shared "
+    "anonymous mappings, GPU buffers, unmeasured mounts. Signed: tmpfs usage includes "
+    "swapped-out pages, Shmem does not.",
+    {}};
+const MetricFamilyDecl kSysvShmSegments{
+    "memledger_sysv_shm_segments", MetricType::Gauge,
+    "System V shared memory segments (/proc/sysvipc/shm).",
+    {}};
+const MetricFamilyDecl kSysvShmSizeBytes{
+    "memledger_sysv_shm_size_bytes", MetricType::Gauge,
+    "Sum of the segments' requested sizes.",
+    {}};
+const MetricFamilyDecl kSysvShmBytes{
+    "memledger_sysv_shm_bytes", MetricType::Gauge,
+    "Bytes the segments hold in RAM (resident) and in swap (swapped).",
+    {"state"}};
+const MetricFamilyDecl kSysvShmOrphanedSegments{
+    "memledger_sysv_shm_orphaned_segments", MetricType::Gauge,
+    "Segments no process has attached (nattch 0): they live until IPC_RMID or reboot, a "
+    "classic Shmem leak.",
+    {}};
+const MetricFamilyDecl kSysvShmOrphanedBytes{
+    "memledger_sysv_shm_orphaned_bytes", MetricType::Gauge,
+    "Resident bytes of the segments no process has attached.",
+    {}};
+const MetricFamilyDecl kTmpfsDeletedOpenFiles{
+    "memledger_tmpfs_deleted_open_files", MetricType::Gauge,
+    "Files deleted from a tmpfs that processes still hold open: their pages stay in use "
+    "(and in memledger_tmpfs_used_bytes) until the last descriptor closes.",
+    {"mountpoint"}};
+const MetricFamilyDecl kTmpfsDeletedOpenBytes{
+    "memledger_tmpfs_deleted_open_bytes", MetricType::Gauge,
+    "Pages held by deleted tmpfs files that are still open.",
+    {"mountpoint"}};
+const MetricFamilyDecl kMemfdFiles{
+    "memledger_memfd_files", MetricType::Gauge,
+    "memfd_create files held open by a process.",
+    {}};
+const MetricFamilyDecl kMemfdBytes{
+    "memledger_memfd_bytes", MetricType::Gauge,
+    "Pages held by open memfd files.",
+    {}};
+const MetricFamilyDecl kShmemOpenFilesScanAgeSeconds{
+    "memledger_shmem_open_files_scan_age_seconds", MetricType::Gauge,
+    "Time since the descriptors of all processes were last scanned for deleted files "
+    "(shmem.open_files_refresh_seconds).",
+    {}};
+const MetricFamilyDecl kShmemUnscannedProcesses{
+    "memledger_shmem_unscanned_processes", MetricType::Gauge,
+    "Processes whose open files could not be listed (exited, or not permitted: the "
+    "exporter needs root or CAP_SYS_PTRACE to see other users' descriptors).",
+    {}};
 
 bool is_shmem_filesystem(std::string_view fstype) { return fstype == "tmpfs" || fstype == "devtmpfs"; }
 
@@ -94,51 +109,6 @@ std::vector<MountEntry> measurable_shmem_mounts(const std::vector<MountEntry>& m
   return out;
 }
 
-std::vector<SysvShmSegment> parse_sysvipc_shm(std::string_view text) {
-  text::LineReader lines(text);
-  std::string_view header;
-  if (!lines.next(header)) throw ParseError(0, "file is empty");
-  std::vector<std::string_view> columns;
-  for (std::string_view rest = header;;) {
-    std::string_view name = text::next_field(rest);
-    if (name.empty()) break;
-    columns.push_back(name);
-  }
-  auto column = [&](std::string_view name) -> std::optional<std::size_t> {
-    auto it = std::find(columns.begin(), columns.end(), name);
-    if (it == columns.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - columns.begin());
-  };
-  auto size_column = column("size");
-  auto nattch_column = column("nattch");
-  if (!size_column || !nattch_column) throw ParseError(1, "header lacks the size or nattch column");
-  auto rss_column = column("rss");
-  auto swap_column = column("swap");
-
-  std::vector<SysvShmSegment> segments;
-  std::string_view line;
-  std::vector<std::string_view> fields;
-  while (lines.next(line)) {
-    if (text::trim(line).empty()) continue;
-    fields.clear();
-    for (std::string_view rest = line;;) {
-      std::string_view field = text::next_field(rest);
-      if (field.empty()) break;
-      fields.push_back(field);
-    }
-    if (fields.size() != columns.size()) {
-      throw ParseError(lines.number(), "expected " + std::to_string(columns.size()) + " columns, got " +
-                                           std::to_string(fields.size()));
-    }
-    SysvShmSegment segment;
-    segment.size = text::require_u64(fields[*size_column], lines.number(), "size");
-    segment.nattch = text::require_u64(fields[*nattch_column], lines.number(), "nattch");
-    if (rss_column) segment.rss = text::require_u64(fields[*rss_column], lines.number(), "rss");
-    if (swap_column) segment.swap = text::require_u64(fields[*swap_column], lines.number(), "swap");
-    segments.push_back(segment);
-  }
-  return segments;
-}
 
 OpenFileSummary summarize_deleted_open_files(const std::vector<MountEntry>& mounts,
                                              const std::vector<OpenFile>& files) {
@@ -233,28 +203,16 @@ class ShmemCollector final : public Collector {
         continue;
       }
       attributed += static_cast<std::int64_t>(*usage->used_bytes);
-      sink.gauge("memledger_tmpfs_used_bytes",
-                 "Pages held by a tmpfs or devtmpfs filesystem (statfs), resident or swapped "
-                 "out; each filesystem once, under its first mount point.",
-                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(*usage->used_bytes));
-      sink.gauge("memledger_tmpfs_size_bytes",
-                 "The size limit of the tmpfs (size= mount option): how far it may grow.",
-                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(usage->size_bytes.value_or(0)));
+      sink.emit(kTmpfsUsedBytes, {mount.mountpoint}, static_cast<double>(*usage->used_bytes));
+      sink.emit(kTmpfsSizeBytes, {mount.mountpoint}, static_cast<double>(usage->size_bytes.value_or(0)));
     }
-    sink.gauge("memledger_tmpfs_unmeasured_mounts",
-               "Shmem filesystems whose usage statfs cannot tell: mounted without a size "
-               "limit, hidden under another mount, or not reachable from this process.",
-               {}, static_cast<double>(unmeasured));
+    sink.emit(kTmpfsUnmeasuredMounts, {}, static_cast<double>(unmeasured));
 
     attributed += collect_sysv(snapshot, sink);
     if (config_.scan_open_files) attributed += collect_open_files(snapshot, mounts, sink);
 
     if (auto shmem = meminfo.bytes("Shmem")) {
-      sink.gauge("memledger_shmem_unattributed_bytes",
-                 "Shmem minus what tmpfs mounts, System V segments and open memfd files hold: "
-                 "shared anonymous mappings, GPU buffers, unmeasured mounts. Signed: tmpfs "
-                 "usage includes swapped-out pages, Shmem does not.",
-                 {}, static_cast<double>(static_cast<std::int64_t>(*shmem) - attributed));
+      sink.emit(kShmemUnattributedBytes, {}, static_cast<double>(static_cast<std::int64_t>(*shmem) - attributed));
     }
   }
 
@@ -262,9 +220,9 @@ class ShmemCollector final : public Collector {
   // The host's mounts: pid 1's mount namespace as seen under --path.procfs.
   // Counts in hidden_ the shmem filesystems that only a hidden mount reaches.
   std::vector<MountEntry> read_mounts(Snapshot& snapshot) {
-    via_init_root_ = snapshot.read(Root::proc, "1/mountinfo").ok();
+    via_init_root_ = snapshot.readable(Root::proc, "1/mountinfo");
     std::string_view file = via_init_root_ ? "1/mountinfo" : "self/mountinfo";
-    auto all = parse_file(snapshot, Root::proc, file, parse_mountinfo);
+    const auto& all = read_mountinfo(snapshot, file);
     auto reachable = measurable_shmem_mounts(all);
     std::set<std::pair<std::uint32_t, std::uint32_t>> filesystems;
     for (const auto& m : all) {
@@ -289,8 +247,8 @@ class ShmemCollector final : public Collector {
   }
 
   std::int64_t collect_sysv(Snapshot& snapshot, MetricSink& sink) {
-    if (!snapshot.read(Root::proc, "sysvipc/shm").ok()) return 0;  // CONFIG_SYSVIPC=n
-    auto segments = parse_file(snapshot, Root::proc, "sysvipc/shm", parse_sysvipc_shm);
+    if (!snapshot.readable(Root::proc, "sysvipc/shm")) return 0;  // CONFIG_SYSVIPC=n
+    const auto& segments = read_sysvipc_shm(snapshot);
     std::uint64_t size = 0, resident = 0, swapped = 0, orphans = 0, orphan_bytes = 0;
     bool has_rss = false;
     for (const auto& s : segments) {
@@ -305,26 +263,14 @@ class ShmemCollector final : public Collector {
         orphan_bytes += held;
       }
     }
-    sink.gauge("memledger_sysv_shm_segments",
-               "System V shared memory segments (/proc/sysvipc/shm).", {},
-               static_cast<double>(segments.size()));
-    sink.gauge("memledger_sysv_shm_size_bytes", "Sum of the segments' requested sizes.", {},
-               static_cast<double>(size));
+    sink.emit(kSysvShmSegments, {}, static_cast<double>(segments.size()));
+    sink.emit(kSysvShmSizeBytes, {}, static_cast<double>(size));
     if (has_rss || segments.empty()) {
-      sink.gauge("memledger_sysv_shm_bytes",
-                 "Bytes the segments hold in RAM (resident) and in swap (swapped).",
-                 {{"state", "resident"}}, static_cast<double>(resident));
-      sink.gauge("memledger_sysv_shm_bytes",
-                 "Bytes the segments hold in RAM (resident) and in swap (swapped).",
-                 {{"state", "swapped"}}, static_cast<double>(swapped));
+      sink.emit(kSysvShmBytes, {"resident"}, static_cast<double>(resident));
+      sink.emit(kSysvShmBytes, {"swapped"}, static_cast<double>(swapped));
     }
-    sink.gauge("memledger_sysv_shm_orphaned_segments",
-               "Segments no process has attached (nattch 0): they live until IPC_RMID or "
-               "reboot, a classic Shmem leak.",
-               {}, static_cast<double>(orphans));
-    sink.gauge("memledger_sysv_shm_orphaned_bytes",
-               "Resident bytes of the segments no process has attached.", {},
-               static_cast<double>(orphan_bytes));
+    sink.emit(kSysvShmOrphanedSegments, {}, static_cast<double>(orphans));
+    sink.emit(kSysvShmOrphanedBytes, {}, static_cast<double>(orphan_bytes));
     return static_cast<std::int64_t>(resident);
   }
 
@@ -347,26 +293,13 @@ class ShmemCollector final : public Collector {
     OpenFileSummary summary = summarize_deleted_open_files(mounts, files_);
     for (std::size_t i = 0; i < mounts.size(); ++i) {
       const auto& mount = mounts[i];
-      sink.gauge("memledger_tmpfs_deleted_open_files",
-                 "Files deleted from a tmpfs that processes still hold open: their pages stay "
-                 "in use (and in memledger_tmpfs_used_bytes) until the last descriptor closes.",
-                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(summary.per_mount[i].files));
-      sink.gauge("memledger_tmpfs_deleted_open_bytes",
-                 "Pages held by deleted tmpfs files that are still open.",
-                 {{"mountpoint", mount.mountpoint}}, static_cast<double>(summary.per_mount[i].bytes));
+      sink.emit(kTmpfsDeletedOpenFiles, {mount.mountpoint}, static_cast<double>(summary.per_mount[i].files));
+      sink.emit(kTmpfsDeletedOpenBytes, {mount.mountpoint}, static_cast<double>(summary.per_mount[i].bytes));
     }
-    sink.gauge("memledger_memfd_files", "memfd_create files held open by a process.", {},
-               static_cast<double>(summary.memfd.files));
-    sink.gauge("memledger_memfd_bytes", "Pages held by open memfd files.", {},
-               static_cast<double>(summary.memfd.bytes));
-    sink.gauge("memledger_shmem_open_files_scan_age_seconds",
-               "Time since the descriptors of all processes were last scanned for deleted "
-               "files (shmem.open_files_refresh_seconds).",
-               {}, std::chrono::duration<double>(now - *last_scan_).count());
-    sink.gauge("memledger_shmem_unscanned_processes",
-               "Processes whose open files could not be listed (exited, or not permitted: "
-               "the exporter needs root or CAP_SYS_PTRACE to see other users' descriptors).",
-               {}, static_cast<double>(unreadable));
+    sink.emit(kMemfdFiles, {}, static_cast<double>(summary.memfd.files));
+    sink.emit(kMemfdBytes, {}, static_cast<double>(summary.memfd.bytes));
+    sink.emit(kShmemOpenFilesScanAgeSeconds, {}, std::chrono::duration<double>(now - *last_scan_).count());
+    sink.emit(kShmemUnscannedProcesses, {}, static_cast<double>(unreadable));
     return static_cast<std::int64_t>(summary.memfd.bytes);
   }
 
@@ -383,13 +316,23 @@ class ShmemCollector final : public Collector {
 
 std::unique_ptr<ShmemProbe> make_system_shmem_probe() { return std::make_unique<SystemShmemProbe>(); }
 
-std::unique_ptr<Collector> make_shmem_collector(const Config& config) {
-  return make_shmem_collector_with_probe(config, make_system_shmem_probe());
+const CollectorInfo kShmemCollector{
+    {"shmem", true, {
+          {"scan_open_files", OptionDecl::Kind::boolean, "true"},
+          {"open_files_refresh_seconds", OptionDecl::Kind::seconds, "60"}}},
+    "Shmem by owner: tmpfs mounts, System V segments, memfd and deleted open files",
+    {&kTmpfsUsedBytes, &kTmpfsSizeBytes, &kTmpfsUnmeasuredMounts, &kShmemUnattributedBytes, &kSysvShmSegments, &kSysvShmSizeBytes, &kSysvShmBytes, &kSysvShmOrphanedSegments, &kSysvShmOrphanedBytes, &kTmpfsDeletedOpenFiles, &kTmpfsDeletedOpenBytes, &kMemfdFiles, &kMemfdBytes, &kShmemOpenFilesScanAgeSeconds, &kShmemUnscannedProcesses},
+    [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
+      return make_shmem_collector_with_probe(shmem_config(options), make_system_shmem_probe());
+    }};
+
+ShmemConfig shmem_config(const CollectorOptions& options) {
+  return ShmemConfig{options.boolean("scan_open_files"), options.seconds("open_files_refresh_seconds")};
 }
 
-std::unique_ptr<Collector> make_shmem_collector_with_probe(const Config& config,
+std::unique_ptr<Collector> make_shmem_collector_with_probe(const ShmemConfig& config,
                                                            std::unique_ptr<ShmemProbe> probe) {
-  return std::make_unique<ShmemCollector>(config.shmem, std::move(probe));
+  return std::make_unique<ShmemCollector>(config, std::move(probe));
 }
 
 }  // namespace memledger

@@ -1,8 +1,8 @@
 #pragma once
 // Where /proc/meminfo's Shmem lives: tmpfs mounts (statfs), System V shared memory
 // segments (/proc/sysvipc/shm), memfd files and deleted tmpfs files that processes still
-// hold open (/proc/<pid>/fd). Seed 004: tmpfs memory belongs to no process, so it looks
-// like a leak until the mount that holds it is named.
+// hold open (/proc/<pid>/fd). tmpfs memory belongs to no process (mm/shmem.c charges it to
+// the page cache), so it looks like a leak until the mount that holds it is named.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,21 +12,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "procfs/mountinfo.h"
+#include "collectors/registry.h"
 
 namespace memledger {
-
-// One line of /proc/<pid>/mountinfo.
-struct MountEntry {
-  std::uint32_t major = 0;  // of the filesystem's st_dev
-  std::uint32_t minor = 0;
-  std::string mountpoint;   // \040-style escapes decoded
-  std::string fstype;
-  std::string source;
-};
-
-// Throws ParseError on a line without the " - " separator or a bad major:minor.
-std::vector<MountEntry> parse_mountinfo(std::string_view text);
 
 // Filesystems whose pages are Shmem: tmpfs, and devtmpfs (tmpfs inside when CONFIG_TMPFS).
 bool is_shmem_filesystem(std::string_view fstype);
@@ -36,16 +25,6 @@ bool is_shmem_filesystem(std::string_view fstype);
 // path, so it is left out.
 std::vector<MountEntry> measurable_shmem_mounts(const std::vector<MountEntry>& mounts);
 
-struct SysvShmSegment {
-  std::uint64_t size = 0;    // bytes requested
-  std::uint64_t nattch = 0;  // attached processes; 0 = orphaned, kept until IPC_RMID
-  std::optional<std::uint64_t> rss;   // resident bytes (columns added in 3.x)
-  std::optional<std::uint64_t> swap;  // swapped-out bytes
-};
-
-// Columns are found by the header's names, so layouts of every kernel parse.
-// Throws ParseError on a missing header column or a malformed row.
-std::vector<SysvShmSegment> parse_sysvipc_shm(std::string_view text);
 
 struct FilesystemUsage {
   // Both nullopt for a tmpfs mounted without a size limit: its statfs reports no blocks.
@@ -88,8 +67,15 @@ struct OpenFileSummary {
 OpenFileSummary summarize_deleted_open_files(const std::vector<MountEntry>& mounts,
                                              const std::vector<OpenFile>& files);
 
-std::unique_ptr<Collector> make_shmem_collector(const Config& config);
-std::unique_ptr<Collector> make_shmem_collector_with_probe(const Config& config,
+// The collector's options (see its declaration for the defaults).
+struct ShmemConfig {
+  bool scan_open_files = true;  // look for deleted files in every /proc/<pid>/fd
+  double open_files_refresh_seconds = 60;  // a scan serves the scrapes of this long
+};
+
+extern const CollectorInfo kShmemCollector;
+ShmemConfig shmem_config(const CollectorOptions& options);
+std::unique_ptr<Collector> make_shmem_collector_with_probe(const ShmemConfig& config,
                                                            std::unique_ptr<ShmemProbe> probe);
 
 }  // namespace memledger

@@ -8,36 +8,10 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "config/config.h"
+#include "procfs/slabinfo.h"
+#include "collectors/registry.h"
 
 namespace memledger {
-
-struct SlabCache {
-  std::string name;  // as printed; 2.4 kernels had names with spaces ("file lock cache")
-  std::uint64_t active_objs = 0;
-  std::uint64_t num_objs = 0;
-  std::uint64_t objsize = 0;     // bytes per object
-  std::uint64_t objperslab = 0;  // format 1.x lacks the column: num_objs / num_slabs
-  std::uint64_t pagesperslab = 0;
-  std::uint64_t active_slabs = 0;
-  std::uint64_t num_slabs = 0;
-
-  // The pages the cache holds. num_objs x objsize understates it: it misses the
-  // per-slab waste, the metadata and the free objects' alignment padding.
-  std::uint64_t bytes(std::uint64_t page_size) const {
-    return num_slabs * pagesperslab * page_size;
-  }
-};
-
-struct SlabInfo {
-  std::string version;            // "2.1", "2.0", "1.1"...
-  std::vector<SlabCache> caches;  // in file order; under SLUB merged caches show once
-
-  std::uint64_t total_bytes(std::uint64_t page_size) const;
-};
-
-// Throws ParseError on an unknown version, a malformed or truncated line, or no caches.
-SlabInfo parse_slabinfo(std::string_view text);
 
 // One exported series set: a cache, or "other" for the caches outside the top N.
 struct SlabCacheUsage {
@@ -60,9 +34,6 @@ struct SlabTopCaches {
 // literally named "other" always goes to the remainder for the same reason.
 SlabTopCaches top_slab_caches(const SlabInfo& info, std::size_t limit, std::uint64_t page_size);
 
-std::unique_ptr<Collector> make_slab_collector(const Config& config);
-// Same, with an explicit page size instead of the host's (tests, other architectures).
-std::unique_ptr<Collector> make_slab_collector_with_page_size(const Config& config,
-                                                              std::uint64_t page_size);
+extern const CollectorInfo kSlabCollector;
 
 }  // namespace memledger

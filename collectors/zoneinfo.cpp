@@ -1,153 +1,60 @@
 #include "collectors/zoneinfo.h"
 
-#include <unistd.h>
+#include "procfs/zoneinfo.h"
 
-#include "collectors/text.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
-namespace {
-
-// "Node 0, zone      DMA"
-Zone parse_zone_header(std::string_view line, std::size_t number) {
-  std::string_view rest = line;
-  std::string_view node_word = text::next_field(rest);
-  std::string_view node_number = text::next_field(rest);
-  std::string_view zone_word = text::next_field(rest);
-  std::string_view name = text::next_field(rest);
-  if (node_word != "Node" || node_number.empty() || node_number.back() != ',' ||
-      zone_word != "zone" || name.empty() || !text::trim(rest).empty()) {
-    throw ParseError(number, "expected \"Node N, zone NAME\"");
-  }
-  node_number.remove_suffix(1);
-  std::uint64_t node = text::require_u64(node_number, number, "node");
-  if (node > 1u << 20) throw ParseError(number, "node number out of range");
-  Zone zone;
-  zone.node = static_cast<int>(node);
-  zone.name = std::string(name);
-  return zone;
-}
-
-// Every kernel prints these three for every zone; their absence means a cut-off file.
-struct ZoneLines {
-  std::size_t header = 0;
-  bool free = false, spanned = false, present = false;
-
-  void require_complete(const Zone& zone) const {
-    const char* missing = !free ? "pages free" : !spanned ? "spanned" : !present ? "present" : nullptr;
-    if (missing) {
-      throw ParseError(header, "node " + std::to_string(zone.node) + " zone " + zone.name +
-                                   " has no \"" + missing + "\" line");
-    }
-  }
-};
-
-std::uint64_t sole_value(std::string_view rest, std::size_t line, std::string_view what) {
-  std::uint64_t value = text::require_u64(text::next_field(rest), line, what);
-  if (!text::trim(rest).empty()) throw ParseError(line, "unexpected text after " + std::string(what));
-  return value;
-}
-
-}  // namespace
-
-std::vector<Zone> parse_zoneinfo(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
-  if (text.back() != '\n') {
-    std::size_t lines = 1;
-    for (char c : text) lines += c == '\n';
-    throw ParseError(lines, "truncated: last line does not end with a newline");
-  }
-  std::vector<Zone> zones;
-  ZoneLines seen;
-  text::LineReader lines(text);
-  std::string_view line;
-  while (lines.next(line)) {
-    if (text::trim(line).empty()) continue;
-    // Zone headers start in column 0; everything else is indented.
-    if (!text::is_space(line.front())) {
-      if (!zones.empty()) seen.require_complete(zones.back());
-      zones.push_back(parse_zone_header(line, lines.number()));
-      seen = ZoneLines{lines.number()};
-      continue;
-    }
-    if (zones.empty()) throw ParseError(lines.number(), "expected \"Node N, zone NAME\" first");
-    Zone& zone = zones.back();
-    std::string_view rest = line;
-    std::string_view key = text::next_field(rest);
-    if (key == "pages") {
-      if (text::next_field(rest) != "free") throw ParseError(lines.number(), "expected \"pages free N\"");
-      zone.free_pages = sole_value(rest, lines.number(), "pages free");
-      seen.free = true;
-    } else if (key == "spanned") {
-      zone.spanned_pages = sole_value(rest, lines.number(), key);
-      seen.spanned = true;
-    } else if (key == "present") {
-      zone.present_pages = sole_value(rest, lines.number(), key);
-      seen.present = true;
-    } else if (key == "managed") {
-      zone.managed_pages = sole_value(rest, lines.number(), key);
-      zone.has_managed = true;
-    } else if (key == "count:") {
-      zone.pcp_pages += sole_value(rest, lines.number(), key);
-    }
-  }
-  if (zones.empty()) throw ParseError(0, "no zones");
-  seen.require_complete(zones.back());
-  return zones;
-}
-
-std::uint64_t per_cpu_free_list_pages(const std::vector<Zone>& zones) {
-  std::uint64_t pages = 0;
-  for (const auto& zone : zones) pages += zone.pcp_pages;
-  return pages;
-}
+// The metric families this file emits.
+const MetricFamilyDecl kPerCpuFreeListBytes{
+    "memledger_per_cpu_free_list_bytes", MetricType::Gauge,
+    "Free pages parked on the per-CPU free lists of every zone (the \"count:\" lines of "
+    "/proc/zoneinfo). Free, yet not counted in MemFree.",
+    {}};
+const MetricFamilyDecl kZoneBytes{
+    "memledger_zone_bytes", MetricType::Gauge,
+    "Memory of each zone from /proc/zoneinfo: free (buddy allocator, as MemFree), managed "
+    "(handed to the page allocator), present (RAM in the zone), spanned (address range "
+    "including holes), per_cpu_free (on per-CPU free lists, not in free).",
+    {"node", "zone", "state"}};
 
 namespace {
 
 class ZoneinfoCollector final : public Collector {
  public:
-  explicit ZoneinfoCollector(std::uint64_t page_size) : page_size_(page_size) {}
-
   std::string_view name() const override { return "zoneinfo"; }
 
   void collect(Snapshot& snapshot, MetricSink& sink) override {
-    std::vector<Zone> zones = parse_file(snapshot, Root::proc, "zoneinfo", parse_zoneinfo);
+    const std::vector<Zone>& zones = read_zoneinfo(snapshot);
+    const double page_size = static_cast<double>(snapshot.page_size());
+    auto bytes = [&](std::uint64_t pages) { return static_cast<double>(pages) * page_size; };
     for (const auto& zone : zones) {
       std::string node = std::to_string(zone.node);
-      emit(sink, node, zone.name, "free", zone.free_pages);
-      if (zone.has_managed) emit(sink, node, zone.name, "managed", zone.managed_pages);
-      emit(sink, node, zone.name, "present", zone.present_pages);
-      emit(sink, node, zone.name, "spanned", zone.spanned_pages);
-      emit(sink, node, zone.name, "per_cpu_free", zone.pcp_pages);
+      emit(sink, node, zone.name, "free", bytes(zone.free_pages));
+      if (zone.has_managed) emit(sink, node, zone.name, "managed", bytes(zone.managed_pages));
+      emit(sink, node, zone.name, "present", bytes(zone.present_pages));
+      emit(sink, node, zone.name, "spanned", bytes(zone.spanned_pages));
+      emit(sink, node, zone.name, "per_cpu_free", bytes(zone.pcp_pages));
     }
-    sink.gauge("memledger_per_cpu_free_list_bytes",
-               "Free pages parked on the per-CPU free lists of every zone (the \"count:\" "
-               "lines of /proc/zoneinfo). Free, yet not counted in MemFree.",
-               {}, bytes(per_cpu_free_list_pages(zones)));
+    sink.emit(kPerCpuFreeListBytes, {}, bytes(per_cpu_free_list_pages(zones)));
   }
 
  private:
-  double bytes(std::uint64_t pages) const {
-    return static_cast<double>(pages) * static_cast<double>(page_size_);
-  }
-
   void emit(MetricSink& sink, std::string_view node, std::string_view zone,
-            std::string_view state, std::uint64_t pages) const {
-    sink.gauge("memledger_zone_bytes",
-               "Memory of each zone from /proc/zoneinfo: free (buddy allocator, as MemFree), "
-               "managed (handed to the page allocator), present (RAM in the zone), spanned "
-               "(address range including holes), per_cpu_free (on per-CPU free lists, not "
-               "in free).",
-               {{"node", node}, {"zone", zone}, {"state", state}}, bytes(pages));
+            std::string_view state, double bytes) {
+    sink.emit(kZoneBytes, {node, zone, state}, bytes);
   }
-
-  std::uint64_t page_size_;
 };
 
 }  // namespace
 
-std::unique_ptr<Collector> make_zoneinfo_collector(const Config&) {
-  return std::make_unique<ZoneinfoCollector>(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)));
-}
+const CollectorInfo kZoneinfoCollector{
+    {"zoneinfo", true, {}},
+    "per-zone free/managed/present/spanned pages and per-CPU free lists",
+    {&kPerCpuFreeListBytes, &kZoneBytes},
+    [](const CollectorOptions&) -> std::unique_ptr<Collector> {
+      return std::make_unique<ZoneinfoCollector>();
+    }};
 
 }  // namespace memledger

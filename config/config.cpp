@@ -1,15 +1,14 @@
 #include "config/config.h"
 
-#include <regex.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 
-#include "collectors/process.h"
-#include "collectors/snapshot.h"
 #include "config/yaml_reader.h"
+#include "procfs/snapshot.h"
 
 namespace memledger {
 
@@ -24,151 +23,116 @@ ConfigError::ConfigError(const std::string& source, std::size_t line, std::size_
 
 namespace {
 
-
-// Every collector's section and the keys it takes besides "enabled".
-const std::map<std::string_view, std::set<std::string_view>> kCollectorSchema = {
-    {"meminfo", {}},
-    {"slab", {"top_caches"}},
-    {"vmalloc", {"top_callers"}},
-    {"hugepages", {}},
-    {"lru", {}},
-    {"zoneinfo", {}},
-    {"ledger", {}},
-    {"process",
-     {"group_by", "rules", "top_groups", "smaps_budget_seconds", "large_process_rss_bytes",
-      "large_process_refresh_seconds", "pagemap_min_rss_bytes", "read_threads"}},
-    {"balloon", {}},
-    {"shmem", {"scan_open_files", "open_files_refresh_seconds"}},
-    {"cgroup", {"top_cgroups"}},
-    {"buddyinfo", {}},
-    {"allocinfo", {"top_sites"}},
-    {"pagecensus", {"interval_seconds", "budget_seconds"}},
-};
-
-double seconds(const YamlReader& r, const YAML::Node& node, std::string_view key) {
-  auto v = r.scalar<double>(node, key, "a number of seconds");
-  if (!(v >= 0)) r.fail(node, std::string(key) + " must be a non-negative number of seconds");
-  return v;
+const OptionDecl& find_option(const CollectorSchema& schema, std::string_view key) {
+  for (const auto& option : schema.options) {
+    if (option.key == key) return option;
+  }
+  throw std::logic_error("collector " + std::string(schema.name) + " has no option " + std::string(key));
 }
 
-ProcessGroupRule parse_process_rule(const YamlReader& r, const YAML::Node& node) {
-  r.expect_map(node, "collectors.process.rules[]");
-  r.check_keys(node, "collectors.process.rules[]", {"match", "regex", "name"});
-  ProcessGroupRule rule;
-  const YAML::Node match = node["match"];
-  const YAML::Node regex = node["regex"];
-  const YAML::Node name = node["name"];
-  if (!match || !regex || !name) r.fail(node, "a rule needs match, regex and name");
-  auto field = r.scalar<std::string>(match, "match", "comm, exe or cmdline");
-  if (field == "comm") {
-    rule.field = ProcessGroupRule::Field::comm;
-  } else if (field == "exe") {
-    rule.field = ProcessGroupRule::Field::exe;
-  } else if (field == "cmdline") {
-    rule.field = ProcessGroupRule::Field::cmdline;
-  } else {
-    r.fail(match, "match must be comm, exe or cmdline, got \"" + field + "\"");
-  }
-  rule.regex = r.scalar<std::string>(regex, "regex", "a string");
-  regex_t compiled;
-  if (int error = ::regcomp(&compiled, rule.regex.c_str(), REG_EXTENDED)) {
-    char reason[256];
-    ::regerror(error, &compiled, reason, sizeof reason);
-    r.fail(regex, "invalid regex \"" + rule.regex + "\": " + reason);
-  }
-  std::size_t capture_groups = compiled.re_nsub;
-  ::regfree(&compiled);
-  rule.name_template = r.scalar<std::string>(name, "name", "a string");
-  if (auto error = group_template_error(rule.name_template, capture_groups); !error.empty()) {
-    r.fail(name, error);
-  }
-  return rule;
-}
-
-void parse_process(const YamlReader& r, const YAML::Node& node, ProcessConfig& process) {
-  if (auto by = node["group_by"]) {
-    auto value = r.scalar<std::string>(by, "group_by", "name, cgroup, unit or user");
-    if (value == "name") {
-      process.group_by = ProcessGroupBy::name;
-    } else if (value == "cgroup") {
-      process.group_by = ProcessGroupBy::cgroup;
-    } else if (value == "unit") {
-      process.group_by = ProcessGroupBy::unit;
-    } else if (value == "user") {
-      process.group_by = ProcessGroupBy::user;
-    } else {
-      r.fail(by, "group_by must be name, cgroup, unit or user, got \"" + value + "\"");
+// Checks one option's value the way its kind says; throws ConfigError at the value.
+void check_option(const YamlReader& r, const OptionDecl& option, const YAML::Node& node) {
+  const std::string key(option.key);
+  switch (option.kind) {
+    case OptionDecl::Kind::count:
+      if (static_cast<double>(r.count(node, key)) < option.minimum) {
+        r.fail(node, key + " must be at least " + std::to_string(static_cast<long long>(option.minimum)));
+      }
+      break;
+    case OptionDecl::Kind::seconds: {
+      auto v = r.scalar<double>(node, key, "a number of seconds");
+      if (!(v >= 0)) r.fail(node, key + " must be a non-negative number of seconds");
+      if (v < option.minimum) {
+        r.fail(node, key + " must be at least " + std::to_string(static_cast<long long>(option.minimum)));
+      }
+      break;
     }
-  }
-  if (auto rules = node["rules"]; rules && !rules.IsNull()) {
-    if (!rules.IsSequence()) r.fail(rules, "rules must be a list");
-    for (const auto& rule : rules) process.rules.push_back(parse_process_rule(r, rule));
-  }
-  if (auto n = node["top_groups"]) process.top_groups = r.count(n, "top_groups");
-  if (auto n = node["smaps_budget_seconds"]) {
-    process.smaps_budget_seconds = seconds(r, n, "smaps_budget_seconds");
-  }
-  if (auto n = node["large_process_rss_bytes"]) {
-    process.large_process_rss_bytes = r.count(n, "large_process_rss_bytes");
-  }
-  if (auto n = node["large_process_refresh_seconds"]) {
-    process.large_process_refresh_seconds = seconds(r, n, "large_process_refresh_seconds");
-  }
-  if (auto n = node["pagemap_min_rss_bytes"]) {
-    process.pagemap_min_rss_bytes = r.count(n, "pagemap_min_rss_bytes");
-  }
-  if (auto n = node["read_threads"]) {
-    process.read_threads = r.count(n, "read_threads");
-    if (process.read_threads == 0) r.fail(n, "read_threads must be at least 1");
+    case OptionDecl::Kind::boolean:
+      r.scalar<bool>(node, key, "true or false");
+      break;
+    case OptionDecl::Kind::choice: {
+      std::string expected;
+      for (auto choice : option.choices) expected += (expected.empty() ? "" : ", ") + std::string(choice);
+      auto value = r.scalar<std::string>(node, key, expected);
+      if (std::find(option.choices.begin(), option.choices.end(), value) == option.choices.end()) {
+        r.fail(node, key + " must be one of " + expected + ", got \"" + value + "\"");
+      }
+      break;
+    }
+    case OptionDecl::Kind::list:
+      if (node.IsNull()) break;
+      if (!node.IsSequence()) r.fail(node, key + " must be a list");
+      if (option.check_item) {
+        for (const auto& item : node) option.check_item(r, item);
+      }
+      break;
   }
 }
 
 void parse_collector(const YamlReader& r, const YAML::Node& key, const YAML::Node& node,
-                     Config& config) {
+                     const std::vector<const CollectorSchema*>& schemas, Config& config) {
   std::string name = key.as<std::string>();
-  auto schema = kCollectorSchema.find(name);
-  if (schema == kCollectorSchema.end()) r.fail(key, "unknown collector \"" + name + "\"");
+  auto schema = std::find_if(schemas.begin(), schemas.end(),
+                             [&](const CollectorSchema* s) { return s->name == name; });
+  if (schema == schemas.end()) r.fail(key, "unknown collector \"" + name + "\"");
   std::string where = "collectors." + name;
   if (node.IsNull()) return;
   r.expect_map(node, where);
-  std::set<std::string_view> known = schema->second;
-  known.insert("enabled");
+  std::set<std::string_view> known = {"enabled"};
+  for (const auto& option : (*schema)->options) known.insert(option.key);
   r.check_keys(node, where, known);
-  if (auto enabled = node["enabled"]) {
-    config.collector_enabled[name] = r.scalar<bool>(enabled, "enabled", "true or false");
-  }
-  if (name == "slab") {
-    if (auto n = node["top_caches"]) config.slab.top_caches = r.count(n, "top_caches");
-  }
-  if (name == "vmalloc") {
-    if (auto n = node["top_callers"]) config.vmalloc.top_callers = r.count(n, "top_callers");
-  }
-  if (name == "process") parse_process(r, node, config.process);
-  if (name == "shmem") {
-    if (auto b = node["scan_open_files"]) {
-      config.shmem.scan_open_files = r.scalar<bool>(b, "scan_open_files", "true or false");
-    }
-    if (auto n = node["open_files_refresh_seconds"]) {
-      config.shmem.open_files_refresh_seconds = seconds(r, n, "open_files_refresh_seconds");
+  for (const auto& kv : node) {
+    const std::string& option = kv.first.Scalar();
+    if (option == "enabled") {
+      config.collector_enabled[name] = r.scalar<bool>(kv.second, "enabled", "true or false");
+    } else {
+      check_option(r, find_option(**schema, option), kv.second);
     }
   }
-  if (name == "cgroup") {
-    if (auto n = node["top_cgroups"]) config.cgroup.top_cgroups = r.count(n, "top_cgroups");
-  }
-  if (name == "allocinfo") {
-    if (auto n = node["top_sites"]) config.allocinfo.top_sites = r.count(n, "top_sites");
-  }
-  if (name == "pagecensus") {
-    auto& census = config.pagecensus;
-    if (auto n = node["interval_seconds"]) census.interval_seconds = seconds(r, n, "interval_seconds");
-    if (auto n = node["budget_seconds"]) census.budget_seconds = seconds(r, n, "budget_seconds");
-    if (census.interval_seconds < 1) r.fail(node, "interval_seconds must be at least 1");
-  }
+  config.sections[name] = node;
 }
 
 }  // namespace
 
-Config parse_config(std::string_view yaml, std::string_view source) {
+YAML::Node CollectorOptions::value(std::string_view key, OptionDecl::Kind kind) const {
+  const OptionDecl& option = find_option(*schema_, key);
+  if (option.kind != kind) {
+    throw std::logic_error(std::string(schema_->name) + "." + std::string(key) + " read as another kind");
+  }
+  if (section_ && section_.IsMap()) {
+    if (YAML::Node set = section_[std::string(key)]; set && !set.IsNull()) return set;
+  }
+  return YAML::Load(std::string(option.default_value));
+}
+
+std::size_t CollectorOptions::count(std::string_view key) const {
+  return value(key, OptionDecl::Kind::count).as<std::size_t>();
+}
+
+double CollectorOptions::seconds(std::string_view key) const {
+  return value(key, OptionDecl::Kind::seconds).as<double>();
+}
+
+bool CollectorOptions::boolean(std::string_view key) const {
+  return value(key, OptionDecl::Kind::boolean).as<bool>();
+}
+
+std::string CollectorOptions::choice(std::string_view key) const {
+  return value(key, OptionDecl::Kind::choice).as<std::string>();
+}
+
+YAML::Node CollectorOptions::list(std::string_view key) const {
+  YAML::Node node = value(key, OptionDecl::Kind::list);
+  return node.IsSequence() ? node : YAML::Node(YAML::NodeType::Sequence);
+}
+
+CollectorOptions Config::options(const CollectorSchema& schema) const {
+  auto it = sections.find(schema.name);
+  return CollectorOptions(schema, it == sections.end() ? YAML::Node() : it->second);
+}
+
+Config parse_config(std::string_view yaml, std::string_view source,
+                    const std::vector<const CollectorSchema*>& schemas) {
   YamlReader r(source);
   // Not only Load throws: yaml-cpp's conversions do too (a mapping used as a key, found by
   // tests/fuzz/parse_config_fuzz.cpp, aborted the daemon). All of them are ConfigErrors.
@@ -181,9 +145,7 @@ Config parse_config(std::string_view yaml, std::string_view source) {
     if (auto collectors = root["collectors"]) {
       if (collectors.IsNull()) return config;
       r.expect_map(collectors, "collectors");
-      for (const auto& kv : collectors) {
-        parse_collector(r, kv.first, kv.second, config);
-      }
+      for (const auto& kv : collectors) parse_collector(r, kv.first, kv.second, schemas, config);
     }
     return config;
   } catch (const YAML::Exception& e) {
@@ -193,14 +155,12 @@ Config parse_config(std::string_view yaml, std::string_view source) {
   }
 }
 
-Config load_config_file(const std::string& path) {
+Config load_config_file(const std::string& path, const std::vector<const CollectorSchema*>& schemas) {
   std::string text;
   if (int error = read_whole_file(path, text)) {
     throw ConfigError(path, 0, 0, std::string("cannot read: ") + std::strerror(error));
   }
-  return parse_config(text, path);
+  return parse_config(text, path, schemas);
 }
-
-Config default_config() { return parse_config(default_config_yaml(), "<embedded default>"); }
 
 }  // namespace memledger

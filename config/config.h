@@ -1,7 +1,12 @@
 #pragma once
-// The configuration schema, its YAML parser and the embedded default.
+// The configuration file: one section per collector, checked against each collector's
+// declared options (collectors/registry.h holds the declarations), so the file, the
+// defaults and the collectors cannot disagree.
+#include <yaml-cpp/yaml.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -10,66 +15,7 @@
 
 namespace memledger {
 
-struct SlabConfig {
-  std::size_t top_caches = 30;
-};
-
-struct VmallocConfig {
-  std::size_t top_callers = 20;
-};
-
-// How a process is named into a group when no rule matches it.
-enum class ProcessGroupBy { name, cgroup, unit, user };
-
-// One ordered grouping rule: the first whose regex matches names the group.
-struct ProcessGroupRule {
-  enum class Field { comm, exe, cmdline };
-  Field field = Field::comm;
-  std::string regex;          // POSIX extended (regex(7)); validated when the config loads
-  std::string name_template;  // $0..$9: the match and its groups; {comm}, {exe}
-};
-
-struct ProcessConfig {
-  ProcessGroupBy group_by = ProcessGroupBy::name;
-  std::vector<ProcessGroupRule> rules;
-  std::size_t top_groups = 50;
-  double smaps_budget_seconds = 1.0;
-  std::uint64_t large_process_rss_bytes = 1ull << 30;
-  double large_process_refresh_seconds = 60;
-  // From this RSS on, PSS comes from pagemap (bounded lock hold) instead of smaps_rollup.
-  std::uint64_t pagemap_min_rss_bytes = 64ull << 20;
-  std::size_t read_threads = 2;  // threads reading /proc/<pid> files at once
-};
-
-struct ShmemConfig {
-  bool scan_open_files = true;  // look for deleted files in every /proc/<pid>/fd
-  double open_files_refresh_seconds = 60;  // a scan serves the scrapes of this long
-};
-
-struct CgroupConfig {
-  std::size_t top_cgroups = 20;
-};
-
-struct AllocinfoConfig {
-  std::size_t top_sites = 30;
-};
-
-struct PagecensusConfig {
-  double interval_seconds = 900;  // between the starts of two censuses
-  double budget_seconds = 60;     // a census still reading after this is abandoned
-};
-
-struct Config {
-  // collector name -> enabled; a collector absent here keeps its built-in default.
-  std::map<std::string, bool, std::less<>> collector_enabled;
-  SlabConfig slab;
-  VmallocConfig vmalloc;
-  ProcessConfig process;
-  ShmemConfig shmem;
-  CgroupConfig cgroup;
-  AllocinfoConfig allocinfo;
-  PagecensusConfig pagecensus;
-};
+class YamlReader;
 
 // A config that cannot be used: names the source, line and column (1-based; 0 = unknown).
 class ConfigError : public std::runtime_error {
@@ -88,17 +34,61 @@ class ConfigError : public std::runtime_error {
   std::string reason_;
 };
 
-// Parses YAML text; unknown keys and wrong types are errors, not silently ignored.
-// `source` names the text in error messages (usually the file path).
-Config parse_config(std::string_view yaml, std::string_view source);
+// One option of a collector's section, with its default as YAML text.
+struct OptionDecl {
+  enum class Kind { count, seconds, boolean, choice, list };
+  using ItemCheck = std::function<void(const YamlReader&, const YAML::Node&)>;
+  OptionDecl(std::string_view key, Kind kind, std::string_view default_value, double minimum = 0,
+             std::vector<std::string_view> choices = {}, ItemCheck check_item = {})
+      : key(key), kind(kind), default_value(default_value), minimum(minimum),
+        choices(std::move(choices)), check_item(std::move(check_item)) {}
+  std::string_view key;
+  Kind kind;
+  std::string_view default_value;         // "30", "1.0", "true", "name", "[]"
+  double minimum;                         // count and seconds
+  std::vector<std::string_view> choices;  // choice
+  ItemCheck check_item;                   // list: checks one element; throws ConfigError
+};
+
+// A collector's name, whether it runs by default, and its options.
+struct CollectorSchema {
+  std::string_view name;
+  bool enabled_by_default = true;
+  std::vector<OptionDecl> options;
+};
+
+// One collector's options: the file's values over the declared defaults.
+class CollectorOptions {
+ public:
+  CollectorOptions(const CollectorSchema& schema, YAML::Node section)
+      : schema_(&schema), section_(std::move(section)) {}
+  std::size_t count(std::string_view key) const;
+  double seconds(std::string_view key) const;
+  bool boolean(std::string_view key) const;
+  std::string choice(std::string_view key) const;
+  YAML::Node list(std::string_view key) const;  // a sequence, possibly empty
+
+ private:
+  YAML::Node value(std::string_view key, OptionDecl::Kind kind) const;
+  const CollectorSchema* schema_;
+  YAML::Node section_;
+};
+
+struct Config {
+  // collector name -> enabled; a collector absent here keeps its declared default.
+  std::map<std::string, bool, std::less<>> collector_enabled;
+  // collector name -> its section of the file (absent: every option at its default).
+  std::map<std::string, YAML::Node, std::less<>> sections;
+  CollectorOptions options(const CollectorSchema& schema) const;
+};
+
+// Parses YAML text against the collectors' schemas; unknown collectors and keys, wrong
+// types and out-of-range values are errors, not silently ignored. `source` names the
+// text in error messages (usually the file path).
+Config parse_config(std::string_view yaml, std::string_view source,
+                    const std::vector<const CollectorSchema*>& schemas);
 
 // Reads and parses a file; throws ConfigError (also when the file cannot be read).
-Config load_config_file(const std::string& path);
-
-// The text of config/memledger_exporter.yml, embedded at build time.
-std::string_view default_config_yaml();
-
-// parse_config(default_config_yaml()).
-Config default_config();
+Config load_config_file(const std::string& path, const std::vector<const CollectorSchema*>& schemas);
 
 }  // namespace memledger

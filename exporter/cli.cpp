@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "collectors/registry.h"
-#include "collectors/text.h"
+#include "procfs/text.h"
 
 namespace memledger {
 
@@ -12,7 +12,7 @@ namespace {
 
 bool known_collector(std::string_view name) {
   for (const auto& info : collector_catalog()) {
-    if (info.name == name) return true;
+    if (info->name() == name) return true;
   }
   return false;
 }
@@ -32,7 +32,7 @@ std::optional<std::uint64_t> parse_duration_ms(std::string_view text) {
   return std::nullopt;
 }
 
-CliResult parse_cli(const std::vector<std::string>& args) {
+CliResult parse_cli(const std::vector<std::string>& args, CliMode mode) {
   CliResult result;
   CliOptions& o = result.options;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -58,7 +58,27 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       return !value;
     };
 
-    if (flag == "--help" || flag == "-h") {
+    if (mode == CliMode::explain && (flag == "--once" || text::starts_with(flag, "--web.") ||
+                                     text::starts_with(flag, "--log."))) {
+      result.error = flag + " is not a flag of explain (see explain --help)";
+      return result;
+    }
+    if (mode == CliMode::explain && flag == "--json") {
+      if (!no_value()) return result;
+      o.explain.json = true;
+    } else if (mode == CliMode::explain && flag == "--interval") {
+      auto v = take_value();
+      if (!v) return result;
+      auto ms = parse_duration_ms(*v);
+      if (!ms) {
+        if (auto seconds = text::to_u64(*v)) ms = *seconds * 1000;
+      }
+      if (!ms || *ms > 3'600'000) {
+        result.error = "--interval wants seconds (or a duration such as 30s) up to one hour";
+        return result;
+      }
+      o.explain.interval_seconds = static_cast<double>(*ms) / 1000;
+    } else if (flag == "--help" || flag == "-h") {
       if (!no_value()) return result;
       o.show_help = true;
     } else if (flag == "--version") {
@@ -180,11 +200,22 @@ std::string cli_help() {
       "\n"
       "Collectors (default state):\n";
   for (const auto& info : collector_catalog()) {
-    std::string line = "  " + std::string(info.name);
+    std::string line = "  " + std::string(info->name());
     line.resize(std::max<std::size_t>(line.size() + 1, 14), ' ');
-    help += line + (info.enabled_by_default ? "[on]  " : "[off] ") + std::string(info.description) + "\n";
+    help += line + (info->enabled_by_default() ? "[on]  " : "[off] ") + std::string(info->description) + "\n";
   }
   return help;
+}
+
+std::string explain_help() {
+  return "usage: memledger_exporter explain [--json] [--interval=SECONDS] [--path.procfs=DIR]\n"
+         "                                  [--path.sysfs=DIR] [--config.file=FILE]\n"
+         "                                  [--collector.NAME] [--no-collector.NAME]\n"
+         "\n"
+         "Collects once, as a scrape does, and prints the ledger (size, share of MemTotal),\n"
+         "the top contributors of each category and what looks abnormal. --interval collects\n"
+         "twice, SECONDS apart (collectors such as the eBPF tracer keep running in between),\n"
+         "and shows how each category changed. --json prints the same report as JSON.\n";
 }
 
 }  // namespace memledger

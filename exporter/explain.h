@@ -1,22 +1,15 @@
 #pragma once
-// `memledger_exporter explain`: the ledger for a person at a terminal. The collectors run
-// once (twice with --interval) over one Snapshot, exactly as a scrape runs them, and a
-// pure renderer turns their metric families into a table, the top contributors of each
-// category and a verdict; so every number shown is the number the exporter serves.
-#include <prometheus/metric_family.h>
+// `memledger_exporter explain`: the report (exporter/report.h) for a person at a terminal,
+// or as JSON. The collectors run once (twice with --interval) through the scrape runner,
+// exactly as a scrape runs them; so every number shown is the number the exporter serves.
+#include "exporter/report.h"
 
 #include <string>
 #include <vector>
 
 namespace memledger {
 
-struct ExplainInput {
-  std::vector<prometheus::MetricFamily> families;
-  // With --interval: the same families, collected that many seconds earlier.
-  std::vector<prometheus::MetricFamily> earlier;
-  double interval_seconds = 0;
-  std::vector<std::string> failed_collectors;  // "name: reason"
-};
+using ExplainInput = ReportInput;
 
 struct ExplainStyle {
   bool json = false;

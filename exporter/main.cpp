@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/registry.h"
 #include "config/config.h"
 #include "exporter/cli.h"
 #include "exporter/explain.h"
@@ -27,7 +28,7 @@ double unix_now() {
 }
 
 Config load_config(const CliOptions& options) {
-  return options.config_file ? load_config_file(*options.config_file) : default_config();
+  return options.config_file ? load_exporter_config_file(*options.config_file) : default_config();
 }
 
 WebConfig load_web_config(const CliOptions& options) {

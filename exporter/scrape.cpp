@@ -10,11 +10,48 @@
 #include <system_error>
 #include <thread>
 
-#include "collectors/errors.h"
+#include "collectors/worker_pool.h"
+#include "procfs/errors.h"
 #include "exporter/logging.h"
 #include "version.h"
 
 namespace memledger {
+
+// The exporter's own families (the collectors' are listed in their declarations).
+const MetricFamilyDecl kScrapeCollectorSuccess{
+    "memledger_scrape_collector_success", MetricType::Gauge,
+    "1 if the collector succeeded on this scrape, 0 if it failed (see the log).",
+    {"collector"}};
+const MetricFamilyDecl kScrapeCollectorDurationSeconds{
+    "memledger_scrape_collector_duration_seconds", MetricType::Gauge,
+    "Time the collector took on this scrape.",
+    {"collector"}};
+const MetricFamilyDecl kScrapeRequestsTotal{
+    "memledger_scrape_requests_total", MetricType::Counter,
+    "Requests for metrics (HTTP scrapes and --once) since the exporter started.",
+    {}};
+const MetricFamilyDecl kScrapeCollectionsTotal{
+    "memledger_scrape_collections_total", MetricType::Counter,
+    "Collections run since the exporter started; concurrent requests share one, so this "
+    "grows slower than memledger_scrape_requests_total under concurrent scrapes.",
+    {}};
+const MetricFamilyDecl kBuildInfo{
+    "memledger_build_info", MetricType::Gauge,
+    "Version and git revision of the running exporter; always 1.",
+    {"version", "revision"}};
+const MetricFamilyDecl kConfigLastReloadSuccessful{
+    "memledger_config_last_reload_successful", MetricType::Gauge,
+    "1 if the last configuration load succeeded, 0 if it failed.",
+    {}};
+const MetricFamilyDecl kConfigLastReloadSuccessTimestampSeconds{
+    "memledger_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
+    "Unix time of the last successful configuration load.",
+    {}};
+
+const std::vector<const MetricFamilyDecl*>& exporter_families() {
+  static const std::vector<const MetricFamilyDecl*> families = {&kScrapeCollectorSuccess, &kScrapeCollectorDurationSeconds, &kScrapeRequestsTotal, &kScrapeCollectionsTotal, &kBuildInfo, &kConfigLastReloadSuccessful, &kConfigLastReloadSuccessTimestampSeconds};
+  return families;
+}
 
 // What one collector did in one scrape, kept until every collector is done so that the
 // exposition and the log follow the catalog's order whichever thread ran it.
@@ -41,45 +78,33 @@ void ScrapeRunner::replace_collectors(std::vector<std::unique_ptr<Collector>> co
 
 // Two threads take the collectors longest first (by the last scrape's durations): the
 // process collector, most of a scrape, runs beside all the others, which read different
-// files meanwhile. A second thread that cannot be had leaves all the work to this one.
+// files meanwhile.
 void ScrapeRunner::run_all(Snapshot& snapshot, std::vector<CollectorRun>& runs) {
   std::vector<std::size_t> order(collectors_.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return last_seconds_[a] > last_seconds_[b]; });
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < order.size();) {
-      CollectorRun& run = runs[order[i]];
-      auto start = std::chrono::steady_clock::now();
-      // No exception may leave a thread, not even one thrown while recording another.
-      try {
-        try {
-          collectors_[order[i]]->collect(snapshot, run.sink);
-        } catch (const CollectError& e) {
-          run.success = false;
-          run.message = e.what();
-          run.file = e.file();
-          run.line = e.line();
-        } catch (const std::exception& e) {
-          run.success = false;
-          run.message = e.what();
-        }
-      } catch (...) {
-        run.success = false;
-      }
-      run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-  };
-  std::thread helper;
-  if (order.size() > 1 && std::thread::hardware_concurrency() > 1) {
+  parallel_for(order.size(), usable_threads(2), 1, [&](std::size_t, std::size_t i) {
+    CollectorRun& run = runs[order[i]];
+    auto start = std::chrono::steady_clock::now();
+    // No exception may leave a worker, not even one thrown while recording another.
     try {
-      helper = std::thread(work);
-    } catch (const std::system_error&) {
+      try {
+        collectors_[order[i]]->collect(snapshot, run.sink);
+      } catch (const CollectError& e) {
+        run.success = false;
+        run.message = e.what();
+        run.file = e.file();
+        run.line = e.line();
+      } catch (const std::exception& e) {
+        run.success = false;
+        run.message = e.what();
+      }
+    } catch (...) {
+      run.success = false;
     }
-  }
-  work();
-  if (helper.joinable()) helper.join();
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
 }
 
 void ScrapeRunner::set_config_reload_result(bool success, double timestamp_seconds) {
@@ -146,6 +171,7 @@ void ScrapeRunner::report_success(std::string_view collector) {
 std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCounts counts) {
   MetricSink out;
   MetricSink self;
+  std::vector<std::string> failures;
   {
     std::lock_guard lock(collectors_mutex_);
     std::vector<CollectorRun> runs(collectors_.size());
@@ -162,57 +188,29 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
         report_success(name);
         out.absorb(std::move(run.sink));
       } else {
-        report_failure(name, run.message.empty() ? "unknown exception" : run.message, run.file,
-                       run.line);
+        std::string message = run.message.empty() ? "unknown exception" : run.message;
+        report_failure(name, message, run.file, run.line);
+        std::string where = run.file.empty() ? "" : " (" + run.file + (run.line ? ":" + std::to_string(run.line) : "") + ")";
+        failures.push_back(std::string(name) + " failed: " + message + where);
       }
-      self.gauge("memledger_scrape_collector_success",
-                 "1 if the collector succeeded on this scrape, 0 if it failed (see the log).",
-                 {{"collector", name}}, run.success ? 1 : 0);
-      self.gauge("memledger_scrape_collector_duration_seconds",
-                 "Time the collector took on this scrape.", {{"collector", name}}, run.seconds);
+      self.emit(kScrapeCollectorSuccess, {name}, run.success ? 1 : 0);
+      self.emit(kScrapeCollectorDurationSeconds, {name}, run.seconds);
     }
   }
-  self.counter("memledger_scrape_requests_total",
-               "Requests for metrics (HTTP scrapes and --once) since the exporter started.", {},
-               static_cast<double>(counts.requests));
-  self.counter("memledger_scrape_collections_total",
-               "Collections run since the exporter started; concurrent requests share one, so "
-               "this grows slower than memledger_scrape_requests_total under concurrent scrapes.",
-               {}, static_cast<double>(counts.collections));
-  self.gauge("memledger_build_info", "Version and git revision of the running exporter; always 1.",
-             {{"version", kVersion}, {"revision", kRevision}}, 1);
+  self.emit(kScrapeRequestsTotal, {}, static_cast<double>(counts.requests));
+  self.emit(kScrapeCollectionsTotal, {}, static_cast<double>(counts.collections));
+  self.emit(kBuildInfo, {kVersion, kRevision}, 1);
   {
     std::lock_guard lock(reload_mutex_);
-    self.gauge("memledger_config_last_reload_successful",
-               "1 if the last configuration load succeeded, 0 if it failed.", {},
-               reload_success_ ? 1 : 0);
-    self.gauge("memledger_config_last_reload_success_timestamp_seconds",
-               "Unix time of the last successful configuration load.", {}, reload_timestamp_);
+    self.emit(kConfigLastReloadSuccessful, {}, reload_success_ ? 1 : 0);
+    self.emit(kConfigLastReloadSuccessTimestampSeconds, {}, reload_timestamp_);
   }
   out.absorb(std::move(self));
   auto exposition = std::make_shared<Exposition>();
   exposition->text = prometheus::TextSerializer().Serialize(out.families());
+  exposition->families = out.take();
+  exposition->failures = std::move(failures);
   return exposition;
-}
-
-}  // namespace memledger
-
-#include "collectors/registry.h"
-
-namespace memledger {
-
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides) {
-  std::vector<std::unique_ptr<Collector>> collectors;
-  for (const auto& info : collector_catalog()) {
-    bool enabled = info.enabled_by_default;
-    if (auto it = config.collector_enabled.find(info.name); it != config.collector_enabled.end()) {
-      enabled = it->second;
-    }
-    if (auto it = overrides.find(info.name); it != overrides.end()) enabled = it->second;
-    if (enabled) collectors.push_back(info.make(config));
-  }
-  return collectors;
 }
 
 }  // namespace memledger

@@ -12,12 +12,19 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 
 namespace memledger {
 
+// The families the exporter adds to every scrape about itself.
+const std::vector<const MetricFamilyDecl*>& exporter_families();
+
+// One collection: what /metrics serves, and the same samples for the pages and explain
+// that read them.
 struct Exposition {
   std::string text;  // Prometheus text format 0.0.4
+  std::vector<prometheus::MetricFamily> families;
+  std::vector<std::string> failures;  // "name failed: reason (file:line)", catalog order
 };
 
 class ScrapeRunner {
@@ -63,15 +70,5 @@ class ScrapeRunner {
   bool reload_success_ = true;
   double reload_timestamp_ = 0;
 };
-
-}  // namespace memledger
-
-#include "config/config.h"
-
-namespace memledger {
-
-// The collectors the config and the --[no-]collector.NAME flags enable, in catalog order.
-std::vector<std::unique_ptr<Collector>> build_collectors(
-    const Config& config, const std::map<std::string, bool, std::less<>>& overrides);
 
 }  // namespace memledger

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 #include "config/config.h"
 #include "config/yaml_reader.h"
 

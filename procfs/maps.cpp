@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "collectors/errors.h"
-#include "collectors/text.h"
+#include "procfs/errors.h"
+#include "procfs/text.h"
 
 namespace memledger {
 

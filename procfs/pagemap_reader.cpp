@@ -8,7 +8,7 @@
 #include <charconv>
 #include <utility>
 
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 #include "procfs/maps.h"
 
 namespace memledger {
@@ -21,6 +21,10 @@ constexpr std::size_t kEntriesPerRead = 8192;
 // kpagecount/kpageflags entries read at once around a run of nearby pfns.
 constexpr std::uint64_t kPfnWindow = 512;
 constexpr std::size_t kKeepEntries = 1 << 16;
+// Past this many mapped pages per resident page (plus a fixed allowance), reading 8 bytes
+// per mapped page costs more than smaps_rollup's walk, which skips empty page tables.
+constexpr std::uint64_t kMaxMappedPerResident = 8;
+constexpr std::uint64_t kMappedAllowanceBytes = 1ull << 30;
 
 int open_pid_file(const Snapshot& snapshot, int pid, std::string_view file) {
   char relative[48];
@@ -109,7 +113,7 @@ bool PagemapReader::lookup(int fd, std::span<const std::uint64_t> pfns,
 }
 
 PagemapOutcome PagemapReader::read(const Snapshot& snapshot, int pid, std::uint64_t page_size,
-                                   PagemapFigures& figures) {
+                                   std::uint64_t rss_bytes, PagemapFigures& figures) {
   if (!open_kpage_files(snapshot)) return PagemapOutcome::unavailable;
   char relative[48];
   char* end = std::to_chars(relative, relative + 12, pid).ptr;
@@ -124,6 +128,12 @@ PagemapOutcome PagemapReader::read(const Snapshot& snapshot, int pid, std::uint6
     ranges = parse_maps_ranges(maps_);
   } catch (const ParseError& e) {
     throw CollectError(snapshot.path(Root::proc, maps_path), e.line(), e.what());
+  }
+
+  std::uint64_t mapped_bytes = 0;
+  for (const AddressRange& range : ranges) mapped_bytes += range.end - range.start;
+  if (mapped_bytes > kMaxMappedPerResident * rss_bytes + kMappedAllowanceBytes) {
+    return PagemapOutcome::sparse;
   }
 
   // Opened after maps: an exec in between shows as a smaller, newer address space, read

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "collectors/snapshot.h"
+#include "procfs/snapshot.h"
 #include "procfs/pagemap.h"
 
 namespace memledger {
@@ -13,6 +13,8 @@ enum class PagemapOutcome : std::uint8_t {
   read,
   exited,       // the process (or its address space, by exec) went away mid-read
   denied,       // this process's maps or pagemap is refused: read its smaps_rollup instead
+  sparse,       // mappings far larger than its RSS (sanitizer shadow, reserved heaps):
+                // pagemap costs per mapped page, smaps_rollup skips empty page tables
   unavailable,  // no pfns or kpage files (not root, older kernel): for every process
 };
 
@@ -26,8 +28,9 @@ class PagemapReader {
   PagemapReader(PagemapReader&& other) noexcept;
   PagemapReader& operator=(PagemapReader&&) = delete;
 
+  // rss_bytes (from stat) bounds the work: see PagemapOutcome::sparse.
   PagemapOutcome read(const Snapshot& snapshot, int pid, std::uint64_t page_size,
-                      PagemapFigures& figures);
+                      std::uint64_t rss_bytes, PagemapFigures& figures);
   // Returns the buffers that grow with a process's size to the allocator.
   void shrink();
 

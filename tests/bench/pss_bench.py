@@ -8,7 +8,9 @@ reader scrapes once a second for --seconds:
   memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes default
   memledger smaps_rollup     the same with pagemap off (pagemap_min_rss_bytes huge)
   process-exporter           -gather-smaps=true (when installed)
-It reports the victim's worst latency (median of the per-second worsts, and the worst),
+The victim runs at SCHED_FIFO (--no-realtime: not), so that what delays it is the mmap
+lock, not the readers' or other work's CPU time on a small host. It reports the victim's
+worst latency (median of the per-second worsts, and the worst),
 the victim's Pss as each memledger reader saw it against smaps_rollup, and the reader's
 CPU per scrape (utime+stime of the daemon over the scrapes). Targets (issue 13): worst
 <= 5 ms with pagemap, Pss within 2%, CPU per scrape <= 2x smaps_rollup's.
@@ -102,6 +104,8 @@ def main():
     parser.add_argument("--victim", required=True)
     parser.add_argument("--sizes", default="8,16", help="victim sizes in GiB, comma-separated")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--no-realtime", dest="realtime", action="store_false",
+                        help="run the victim at normal priority (CPU contention then shows too)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("pss_bench.py needs root (other processes' pagemap pfns, /proc/kpagecount)")
@@ -120,10 +124,13 @@ def main():
     with open(pe_config, "w") as f:
         f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
     rows = []
-    log("load before: %s" % open("/proc/loadavg").read().strip())
+    log("load before: %s; victim %s" % (open("/proc/loadavg").read().strip(),
+                                        "SCHED_FIFO" if args.realtime else "SCHED_OTHER"))
     for size in args.sizes.split(","):
+        realtime = (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))) \
+            if args.realtime else None
         victim = subprocess.Popen([args.victim, size], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True)
+                                  text=True, preexec_fn=realtime)
         try:
             check_ready = victim.stdout.readline().strip()
             if check_ready != "ready":

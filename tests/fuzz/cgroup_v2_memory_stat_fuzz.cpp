@@ -1,5 +1,6 @@
 // Seeds: tests/fixtures/**/memory.stat
 #include "collectors/cgroup.h"
+#include "procfs/cgroup.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 #include "config/config.h"
 
 namespace memledger::fuzz {

@@ -1,5 +1,6 @@
 // Seeds: tests/fixtures/**/allocinfo
 #include "collectors/allocinfo.h"
+#include "procfs/allocinfo.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

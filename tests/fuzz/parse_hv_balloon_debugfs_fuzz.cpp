@@ -1,5 +1,6 @@
 // Seeds: tests/fixtures/**/hv-balloon
 #include "collectors/balloon.h"
+#include "procfs/balloon.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,5 +1,7 @@
 // Seeds: tests/fixtures/**/iomem
 #include "collectors/pagecensus.h"
+#include "procfs/kpageflags.h"
+#include "ledger/accounted_untyped.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,5 +1,8 @@
 // Seeds: tests/fixtures/**/osrelease
 #include "collectors/ledger.h"
+#include "ledger/ledger.h"
+#include "collectors/ledger_emit.h"
+#include "procfs/kernel_release.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,5 +1,7 @@
 // Seeds: tests/fixtures/**/mountinfo
 #include "collectors/shmem.h"
+#include "procfs/mountinfo.h"
+#include "procfs/sysvipc.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,5 +1,7 @@
 // Seeds: tests/fixtures/**/smaps_rollup tests/fixtures/**/smaps
 #include "collectors/process.h"
+#include "procfs/pid.h"
+#include "collectors/process_groups.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

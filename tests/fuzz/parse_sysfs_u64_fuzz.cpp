@@ -1,5 +1,7 @@
 // Seeds: tests/fixtures/**/nr_hugepages tests/fixtures/**/free_hugepages
 #include "collectors/hugepages.h"
+#include "procfs/hugepages.h"
+#include "procfs/sysfs_value.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,5 +1,8 @@
 // Seeds: tests/fixtures/**/vmstat
 #include "collectors/lru.h"
+#include "procfs/vmstat.h"
+#include "procfs/meminfo.h"
+#include "procfs/node.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

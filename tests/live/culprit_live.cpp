@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "collectors/registry.h"
 #include "collectors/balloon.h"
 #include "collectors/buddyinfo.h"
 #include "collectors/cgroup.h"
@@ -41,6 +42,18 @@
 #include "collectors/pagecensus.h"
 #include "collectors/shmem.h"
 #include "collectors/zoneinfo.h"
+#include "procfs/meminfo.h"
+#include "procfs/zoneinfo.h"
+#include "procfs/balloon.h"
+#include "procfs/buddyinfo.h"
+#include "ledger/ledger.h"
+#include "collectors/ledger_emit.h"
+#include "procfs/kernel_release.h"
+#include "procfs/kpageflags.h"
+#include "ledger/accounted_untyped.h"
+#include "procfs/mountinfo.h"
+#include "procfs/sysvipc.h"
+#include "procfs/cgroup.h"
 
 using namespace memledger;
 namespace fs = std::filesystem;
@@ -94,9 +107,7 @@ void write_bytes(int fd, std::size_t bytes) {
 
 // A shmem collector that rescans the descriptors on every collection.
 Config every_scrape() {
-  Config config;
-  config.shmem.open_files_refresh_seconds = 0;
-  return config;
+  return parse_exporter_config("collectors:\n  shmem:\n    open_files_refresh_seconds: 0\n", "test");
 }
 
 void tmpfs_test() {
@@ -107,7 +118,7 @@ void tmpfs_test() {
     expect(false, "mount a tmpfs");
     return;
   }
-  auto collector = make_shmem_collector(every_scrape());
+  auto collector = kShmemCollector.make_from(every_scrape());
   int kept = ::open((dir + "/filled").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   write_bytes(kept, 64 << 20);
   ::close(kept);
@@ -133,7 +144,7 @@ void tmpfs_test() {
 }
 
 void sysv_test() {
-  auto collector = make_shmem_collector(every_scrape());
+  auto collector = kShmemCollector.make_from(every_scrape());
   double before = sample(*collector, "memledger_sysv_shm_bytes", {{"state", "resident"}});
   double orphans_before = sample(*collector, "memledger_sysv_shm_orphaned_bytes", {});
   int id = ::shmget(IPC_PRIVATE, 8 << 20, IPC_CREAT | 0600);
@@ -154,7 +165,7 @@ void sysv_test() {
 }
 
 void memfd_test() {
-  auto collector = make_shmem_collector(every_scrape());
+  auto collector = kShmemCollector.make_from(every_scrape());
   double before = sample(*collector, "memledger_memfd_bytes", {});
   int fd = ::memfd_create("memledger-test", MFD_CLOEXEC);
   write_bytes(fd, 8 << 20);
@@ -222,9 +233,8 @@ void cgroup_test() {
   fs::path dir = base / "memledger-live-test";
   fs::create_directory(dir);
   std::string name = "/memledger-live-test";
-  Config config;
-  config.cgroup.top_cgroups = 100000;
-  auto collector = make_cgroup_collector(config);
+  auto collector = kCgroupCollector.make_from(
+      parse_exporter_config("collectors:\n  cgroup:\n    top_cgroups: 100000\n", "test"));
   std::string_view item = version == 1 ? "kmem" : "kernel";
   double before = sample(*collector, "memledger_cgroup_kernel_bytes", {{"cgroup", name}, {"item", item}});
   PipeHolder holder = hold_pipes(128, (dir / "cgroup.procs").string());
@@ -246,7 +256,7 @@ void cgroup_test() {
 
 void balloon_test() {
   Snapshot snapshot(SourceRoots{});
-  BalloonReadings readings = read_balloon(snapshot, static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)));
+  BalloonReadings readings = read_balloon(snapshot);
   if (readings.drivers.empty()) {
     std::puts("skip: no balloon driver on this machine");
     return;
@@ -282,9 +292,8 @@ struct CensusReading {
 };
 
 CensusReading one_census() {
-  Config config;
-  config.pagecensus.interval_seconds = 3600;
-  auto collector = make_pagecensus_collector(config);
+  auto collector = kPagecensusCollector.make_from(
+      parse_exporter_config("collectors:\n  pagecensus:\n    interval_seconds: 3600\n", "test"));
   CensusReading r;
   for (int i = 0; i < 600 && std::isnan(r.black_hole); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -19,7 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "collectors/registry.h"
 #include "collectors/ledger.h"
+#include "ledger/ledger.h"
+#include "collectors/ledger_emit.h"
+#include "procfs/kernel_release.h"
 
 using namespace memledger;
 

@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "collectors/registry.h"
 #include "collectors/allocinfo.h"
+#include "procfs/allocinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -68,11 +70,9 @@ TEST_CASE("top_alloc_sites keeps the largest by name and sums the rest as other"
 }
 
 TEST_CASE("the allocinfo collector names the pipe buffers of a host that has them") {
-  Config config;
-  config.allocinfo.top_sites = 3;
   Snapshot snapshot(roots_of("linux-6.12-handmade"));
   MetricSink sink;
-  make_allocinfo_collector(config)->collect(snapshot, sink);
+  testing::make_collector(kAllocinfoCollector, "top_sites: 3")->collect(snapshot, sink);
   CHECK(gauge_value(sink, "memledger_allocinfo_bytes",
                     {{"site", "fs/pipe.c:825"}, {"module", ""}, {"function", "alloc_pipe_info"}}) ==
         256.0 * 1024 * 1024);
@@ -86,6 +86,6 @@ TEST_CASE("the allocinfo collector names the pipe buffers of a host that has the
 TEST_CASE("a kernel without /proc/allocinfo: nothing reported, no failure") {
   Snapshot snapshot(roots_of("absent"));
   MetricSink sink;
-  make_allocinfo_collector(Config{})->collect(snapshot, sink);
+  kAllocinfoCollector.make_from(Config{})->collect(snapshot, sink);
   CHECK(sink.families().empty());
 }

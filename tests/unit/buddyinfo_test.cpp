@@ -3,6 +3,7 @@
 #include <string>
 
 #include "collectors/buddyinfo.h"
+#include "procfs/buddyinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -13,7 +14,7 @@ namespace {
 
 SourceRoots roots_of(const std::string& tree) {
   std::string base = std::string(MEMLEDGER_FIXTURES) + "/buddyinfo/" + tree;
-  return SourceRoots{base + "/proc", base + "/sys"};
+  return SourceRoots{base + "/proc", base + "/sys", 4096};
 }
 
 }  // namespace
@@ -34,7 +35,8 @@ TEST_CASE("parse_buddyinfo reads every zone and however many orders the kernel p
   CHECK_THROWS_AS(parse_buddyinfo("Node 0 zone DMA 1 2\n"), ParseError);
   CHECK_THROWS_AS(parse_buddyinfo("Node 0, zone DMA\n"), ParseError);
   CHECK_THROWS_AS(parse_buddyinfo("Node 0, zone DMA 1 x\n"), ParseError);
-  CHECK_THROWS_AS(parse_buddyinfo("Node 0, zone DMA 1 2"), ParseError);
+  // The last line may lack its newline (hand-edited fixture trees).
+  CHECK(parse_buddyinfo("Node 0, zone DMA 1 2").at(0).free_pages() == 1 + 2 * 2);
   CHECK_THROWS_AS(parse_buddyinfo(""), ParseError);
 }
 
@@ -54,7 +56,7 @@ TEST_CASE("the unusable free space index says how much free memory an order cann
 TEST_CASE("seed 003 case 2: lots of free memory, none of it in large blocks") {
   Snapshot snapshot(roots_of("seed003-fragmented-linux-3.10"));
   MetricSink sink;
-  make_buddyinfo_collector_with_page_size(4096)->collect(snapshot, sink);
+  kBuddyinfoCollector.make_from(Config{})->collect(snapshot, sink);
   const LabelPair normal[] = {{"node", "0"}, {"zone", "Normal"}};
   CHECK(gauge_value(sink, "memledger_buddyinfo_largest_free_order", {normal[0], normal[1]}) == 7);
   // 52348 + 2*31027 + 4*12004 + 8*3016 pages sit in blocks under 16 pages.
@@ -70,7 +72,7 @@ TEST_CASE("seed 003 case 2: lots of free memory, none of it in large blocks") {
 TEST_CASE("this VM's buddyinfo: one series per zone and order") {
   Snapshot snapshot(roots_of("linux-6.18-firecracker"));
   MetricSink sink;
-  make_buddyinfo_collector_with_page_size(4096)->collect(snapshot, sink);
+  kBuddyinfoCollector.make_from(Config{})->collect(snapshot, sink);
   CHECK(sample_count(sink, "memledger_buddyinfo_free_blocks") == 3 * 11);
   CHECK(sample_count(sink, "memledger_buddyinfo_unusable_free_ratio") == 3 * 10);
   CHECK(gauge_value(sink, "memledger_buddyinfo_free_blocks",

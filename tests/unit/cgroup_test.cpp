@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "collectors/registry.h"
 #include "collectors/cgroup.h"
+#include "procfs/cgroup.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -78,9 +80,7 @@ TEST_CASE("a v2 tree: every cgroup but the root, the pipe hog on top by residual
 }
 
 TEST_CASE("the cgroup collector exports the top N with their parts and residual") {
-  Config config;
-  config.cgroup.top_cgroups = 2;
-  auto collector = make_cgroup_collector(config);
+  auto collector = testing::make_collector(kCgroupCollector, "top_cgroups: 2");
   Snapshot snapshot(roots_of("v2-linux-6.18-handmade"));
   MetricSink sink;
   collector->collect(snapshot, sink);
@@ -120,7 +120,7 @@ TEST_CASE("cgroup v1 on this VM: kmem per cgroup, the hybrid unified tree withou
 TEST_CASE("no memory controller: the collector reports nothing and succeeds") {
   Snapshot snapshot(roots_of("absent"));
   MetricSink sink;
-  make_cgroup_collector(Config{})->collect(snapshot, sink);
+  kCgroupCollector.make_from(Config{})->collect(snapshot, sink);
   CHECK(sink.families().empty());
 }
 

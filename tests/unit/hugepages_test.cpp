@@ -3,6 +3,8 @@
 #include <string>
 
 #include "collectors/hugepages.h"
+#include "procfs/hugepages.h"
+#include "procfs/sysfs_value.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -45,11 +47,11 @@ TEST_CASE("hugepage_size_label picks the largest binary unit that divides the si
   CHECK(hugepage_size_label(1000) == "1000");
 }
 
-TEST_CASE("parse_sysfs_u64 takes exactly one number and a newline") {
+TEST_CASE("parse_sysfs_u64 takes exactly one number, the newline optional") {
   CHECK(parse_sysfs_u64("0\n") == 0);
   CHECK(parse_sysfs_u64("1024\n") == 1024);
   CHECK_THROWS_AS(parse_sysfs_u64(""), ParseError);
-  CHECK_THROWS_AS(parse_sysfs_u64("12"), ParseError);
+  CHECK(parse_sysfs_u64("12") == 12);
   CHECK_THROWS_AS(parse_sysfs_u64("-1\n"), ParseError);
   CHECK_THROWS_AS(parse_sysfs_u64("12 pages\n"), ParseError);
   CHECK_THROWS_AS(parse_sysfs_u64("1\n2\n"), ParseError);
@@ -118,7 +120,7 @@ TEST_CASE("read_hugepage_pools names the sysfs file that holds garbage") {
 TEST_CASE("the hugepages collector exports global pools, bytes and per-node pools") {
   Snapshot snapshot(sysfs_at("two-sizes-two-nodes"));
   MetricSink sink;
-  make_hugepages_collector(Config{})->collect(snapshot, sink);
+  kHugepagesCollector.make_from(Config{})->collect(snapshot, sink);
 
   CHECK(gauge_value(sink, "memledger_hugepages_pages", {{"size", "2MiB"}, {"state", "total"}}) == 512);
   CHECK(gauge_value(sink, "memledger_hugepages_pages", {{"size", "2MiB"}, {"state", "reserved"}}) == 100);

@@ -4,6 +4,9 @@
 #include <string>
 
 #include "collectors/ledger.h"
+#include "ledger/ledger.h"
+#include "collectors/ledger_emit.h"
+#include "procfs/kernel_release.h"
 
 using namespace memledger;
 

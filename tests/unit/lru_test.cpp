@@ -4,7 +4,10 @@
 #include <string>
 
 #include "collectors/lru.h"
-#include "collectors/text.h"
+#include "procfs/vmstat.h"
+#include "procfs/meminfo.h"
+#include "procfs/node.h"
+#include "procfs/text.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -79,7 +82,7 @@ TEST_CASE("parse_vmstat rejects bad input with the line number") {
 TEST_CASE("the lru collector exports global, isolated and per-node LRU lists") {
   Snapshot snapshot(roots_at("two-nodes"));
   MetricSink sink;
-  make_lru_collector(Config{})->collect(snapshot, sink);
+  kLruCollector.make_from(Config{})->collect(snapshot, sink);
 
   CHECK(gauge_value(sink, "memledger_lru_bytes", {{"lru", "active_anon"}}) == 1520.0 * 1024);
   CHECK(gauge_value(sink, "memledger_lru_bytes", {{"lru", "inactive_anon"}}) == 3744.0 * 1024);
@@ -109,7 +112,7 @@ TEST_CASE("the lru collector shares the meminfo reading of the scrape") {
   Snapshot snapshot(roots_at("linux-6.18-firecracker"));
   const std::string& meminfo = snapshot.text(Root::proc, "meminfo");
   MetricSink sink;
-  make_lru_collector(Config{})->collect(snapshot, sink);
+  kLruCollector.make_from(Config{})->collect(snapshot, sink);
   // meminfo, vmstat, node0/meminfo: each read once, meminfo not re-read.
   CHECK(snapshot.files_read() == 3);
   CHECK(&snapshot.text(Root::proc, "meminfo") == &meminfo);
@@ -123,7 +126,7 @@ TEST_CASE("the lru collector names the file that is cut off or lacks a list") {
   Snapshot truncated(SourceRoots{kFixtures + "two-nodes/proc", kFixtures + "truncated-node/sys"});
   MetricSink sink;
   try {
-    make_lru_collector(Config{})->collect(truncated, sink);
+    kLruCollector.make_from(Config{})->collect(truncated, sink);
     FAIL("no CollectError");
   } catch (const CollectError& e) {
     CHECK(e.file() == kFixtures + "truncated-node/sys/devices/system/node/node1/meminfo");
@@ -133,7 +136,7 @@ TEST_CASE("the lru collector names the file that is cut off or lacks a list") {
   // 2.6.21: no anon/file split of the lists yet (2.6.28).
   Snapshot old_kernel(SourceRoots{kFixtures + "linux-2.6.21/proc", kFixtures + "linux-2.6.21/sys"});
   try {
-    make_lru_collector(Config{})->collect(old_kernel, sink);
+    kLruCollector.make_from(Config{})->collect(old_kernel, sink);
     FAIL("no CollectError");
   } catch (const CollectError& e) {
     CHECK(e.file() == kFixtures + "linux-2.6.21/proc/meminfo");

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "collectors/meminfo.h"
+#include "procfs/meminfo.h"
 
 using namespace memledger;
 
@@ -42,7 +43,10 @@ TEST_CASE("parse_meminfo rejects bad input with the line number") {
   CHECK(line_of("MemTotal: 1 kB\nMemFree 2 kB\n") == 2);
   CHECK(line_of("MemTotal: 1 kB\nMemFree: x kB\n") == 2);
   CHECK(line_of("MemTotal: 1 kB\nMemFree: 2 MB\n") == 2);
-  CHECK(line_of("MemTotal: 1 kB\nMemFree: 2") == 2);
+  CHECK(line_of("MemTotal: 1 kB\nMemFree: 2") == 2);  // cut short before its unit
+  // A last line without its newline is complete when it has its unit, or needs none.
+  CHECK(parse_meminfo("MemTotal: 1 kB\nMemFree: 2 kB").bytes("MemFree") == 2048u);
+  CHECK(parse_meminfo("MemTotal: 1 kB\nHugePages_Total: 3").count("HugePages_Total") == 3u);
   CHECK_THROWS_AS(parse_meminfo(""), ParseError);
   CHECK_THROWS_AS(parse_meminfo(std::string_view("\x7f" "ELF\0\0\0", 7)), ParseError);
 }

@@ -8,7 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include "collectors/allocinfo.h"
+#include "collectors/cgroup.h"
+#include "collectors/shmem.h"
 #include "collectors/pagecensus.h"
+#include "procfs/kpageflags.h"
+#include "ledger/accounted_untyped.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -124,9 +129,7 @@ TEST_CASE("the census runs in the background and the scrape serves its last resu
   for (int i = 0; i < 5; ++i) flags.push_back(bit(kpf::kNopage));
   for (int i = 0; i < 200; ++i) flags.push_back(0);
   FakeProc proc(flags);
-  Config config;
-  config.pagecensus.interval_seconds = 3600;
-  auto collector = make_pagecensus_collector(config);
+  auto collector = testing::make_collector(kPagecensusCollector, "interval_seconds: 3600");
   Snapshot snapshot(proc.roots());
 
   MetricSink sink;
@@ -161,8 +164,7 @@ TEST_CASE("the census runs in the background and the scrape serves its last resu
 TEST_CASE("a census that cannot read kpageflags fails the collector, naming the file") {
   FakeProc proc({});
   fs::remove(fs::path(proc.roots().procfs) / "kpageflags");
-  Config config;
-  auto collector = make_pagecensus_collector(config);
+  auto collector = kPagecensusCollector.make_from(Config{});
   Snapshot snapshot(proc.roots());
   MetricSink sink;
   bool failed = false;
@@ -179,7 +181,7 @@ TEST_CASE("a census that cannot read kpageflags fails the collector, naming the 
 }
 
 TEST_CASE("the attribution collectors' configuration keys") {
-  auto config = parse_config(
+  auto config = parse_exporter_config(
       "collectors:\n"
       "  pagecensus: {enabled: true, interval_seconds: 60, budget_seconds: 5}\n"
       "  shmem: {scan_open_files: false, open_files_refresh_seconds: 0}\n"
@@ -190,18 +192,17 @@ TEST_CASE("the attribution collectors' configuration keys") {
       "test");
   CHECK(config.collector_enabled.at("pagecensus"));
   CHECK_FALSE(config.collector_enabled.at("balloon"));
-  CHECK(config.pagecensus.interval_seconds == 60);
-  CHECK(config.pagecensus.budget_seconds == 5);
-  CHECK_FALSE(config.shmem.scan_open_files);
-  CHECK(config.shmem.open_files_refresh_seconds == 0);
-  CHECK(config.cgroup.top_cgroups == 3);
-  CHECK(config.allocinfo.top_sites == 7);
-  CHECK_THROWS_AS(parse_config("collectors:\n  pagecensus: {interval_seconds: 0.5}\n", "test"), ConfigError);
-  CHECK_THROWS_AS(parse_config("collectors:\n  shmem: {scan_open_files: sometimes}\n", "test"), ConfigError);
-  CHECK_THROWS_AS(parse_config("collectors:\n  buddyinfo: {top: 3}\n", "test"), ConfigError);
-  // The embedded default: the census is off, everything else on.
-  auto defaults = default_config();
-  CHECK_FALSE(defaults.collector_enabled.at("pagecensus"));
-  CHECK(defaults.collector_enabled.at("shmem"));
-  CHECK(defaults.pagecensus.interval_seconds == 900);
+  CHECK(config.options(kPagecensusCollector.schema).seconds("interval_seconds") == 60);
+  CHECK(config.options(kPagecensusCollector.schema).seconds("budget_seconds") == 5);
+  CHECK_FALSE(shmem_config(config.options(kShmemCollector.schema)).scan_open_files);
+  CHECK(shmem_config(config.options(kShmemCollector.schema)).open_files_refresh_seconds == 0);
+  CHECK(config.options(kCgroupCollector.schema).count("top_cgroups") == 3);
+  CHECK(config.options(kAllocinfoCollector.schema).count("top_sites") == 7);
+  CHECK_THROWS_AS(parse_exporter_config("collectors:\n  pagecensus: {interval_seconds: 0.5}\n", "test"), ConfigError);
+  CHECK_THROWS_AS(parse_exporter_config("collectors:\n  shmem: {scan_open_files: sometimes}\n", "test"), ConfigError);
+  CHECK_THROWS_AS(parse_exporter_config("collectors:\n  buddyinfo: {top: 3}\n", "test"), ConfigError);
+  // The declared defaults: the census is off, everything else on.
+  CHECK_FALSE(kPagecensusCollector.enabled_by_default());
+  CHECK(kShmemCollector.enabled_by_default());
+  CHECK(default_config().options(kPagecensusCollector.schema).seconds("interval_seconds") == 900);
 }

@@ -5,7 +5,7 @@
 #include <map>
 #include <sstream>
 
-#include "collectors/errors.h"
+#include "procfs/errors.h"
 #include "procfs/maps.h"
 #include "procfs/pagemap.h"
 

@@ -5,8 +5,12 @@
 #include <fstream>
 #include <map>
 
+#include "collectors/registry.h"
+#include "sample_lookup.h"
 #include "collectors/process.h"
-#include "collectors/snapshot.h"
+#include "procfs/pid.h"
+#include "collectors/process_groups.h"
+#include "procfs/snapshot.h"
 
 using namespace memledger;
 namespace fs = std::filesystem;
@@ -296,7 +300,7 @@ TEST_CASE("ProcessGrouper: names are valid UTF-8 and never empty") {
 }
 
 TEST_CASE("process collector on a 6.18 tree: states, groups, totals") {
-  auto collector = make_process_collector(default_config());
+  auto collector = kProcessCollector.make_from(default_config());
   auto sink = scrape(*collector, kFixtures / "current/proc");
   CHECK(state(sink, "measured") == 3);        // 13334, 13335, 13672
   CHECK(state(sink, "unreadable") == 1);      // pid 1: RSS from stat only
@@ -331,14 +335,14 @@ TEST_CASE("process collector on a 6.18 tree: states, groups, totals") {
 }
 
 TEST_CASE("process collector on older kernels works with what they have") {
-  auto collector = make_process_collector(default_config());
+  auto collector = kProcessCollector.make_from(default_config());
   auto v5 = scrape(*collector, kFixtures / "kernel-5.0/proc");
   CHECK(memory(v5, "postgres", "pss") == 228 * KiB);
   CHECK(memory(v5, "postgres", "swap_pss") == 8 * KiB);
   CHECK_FALSE(sample(v5, "memledger_process_memory_bytes",
                      {{"group", "postgres"}, {"kind", "pss_anon"}}).has_value());
 
-  auto old = make_process_collector(default_config());
+  auto old = kProcessCollector.make_from(default_config());
   auto v4 = scrape(*old, kFixtures / "kernel-4.9/proc");
   CHECK(state(v4, "measured") == 1);
   CHECK(memory(v4, "postgres", "pss") == (100 + 64 + 20) * KiB);
@@ -459,7 +463,7 @@ TEST_CASE("process collector: large processes are re-read once per refresh inter
 TEST_CASE("process collector regroups a renamed process and forgets exited ones") {
   ProcTree tree;
   tree.add(100, "first", 10, 40);
-  auto collector = make_process_collector(default_config());
+  auto collector = kProcessCollector.make_from(default_config());
   CHECK(memory(scrape(*collector, tree.root()), "first", "pss") == 40 * KiB);
   tree.add(100, "renamed", 10, 40);  // exec keeps the pid and start time, not the name
   auto renamed = scrape(*collector, tree.root());
@@ -494,13 +498,8 @@ TEST_CASE("process collector: two reading threads give what one gives") {
   }
   fs::create_directories(tree.root() / "399");
   fs::remove(tree.root() / "399" / "stat");  // exited between the listing and the reading
-  Config one = default_config();
-  one.process.read_threads = 1;
-  one.process.smaps_budget_seconds = 1000;
-  Config two = one;
-  two.process.read_threads = 2;
-  auto single = make_process_collector(one);
-  auto parallel = make_process_collector(two);
+  auto single = testing::make_collector(kProcessCollector, "read_threads: 1\nsmaps_budget_seconds: 1000");
+  auto parallel = testing::make_collector(kProcessCollector, "read_threads: 2\nsmaps_budget_seconds: 1000");
   for (int scrape_number = 0; scrape_number < 2; ++scrape_number) {
     auto expected = scrape(*single, tree.root());
     auto got = scrape(*parallel, tree.root());
@@ -514,9 +513,7 @@ TEST_CASE("process collector: a malformed file read on any thread fails the coll
   ProcTree tree;
   for (int pid = 100; pid < 400; ++pid) tree.add(pid, "worker", 10, 40);
   std::ofstream(tree.root() / "371" / "smaps_rollup") << "Pss: lots kB\n";
-  Config config = default_config();
-  config.process.read_threads = 2;
-  auto collector = make_process_collector(config);
+  auto collector = testing::make_collector(kProcessCollector, "read_threads: 2");
   Snapshot snapshot(SourceRoots{tree.root(), tree.root() / "no-sysfs"});
   MetricSink sink;
   try {
@@ -529,7 +526,7 @@ TEST_CASE("process collector: a malformed file read on any thread fails the coll
 }
 
 TEST_CASE("process configuration: keys, defaults and errors with line and column") {
-  auto config = parse_config(R"(collectors:
+  auto parsed = parse_exporter_config(R"(collectors:
   process:
     group_by: unit
     top_groups: 7
@@ -541,17 +538,18 @@ TEST_CASE("process configuration: keys, defaults and errors with line and column
       - {match: cmdline, regex: 'java .*-jar ([^ ]+)', name: 'java-$1'}
 )",
                              "test.yml");
-  CHECK(config.process.group_by == ProcessGroupBy::unit);
-  CHECK(config.process.top_groups == 7);
-  CHECK(config.process.smaps_budget_seconds == 0.25);
-  CHECK(config.process.large_process_rss_bytes == 1048576);
-  CHECK(config.process.large_process_refresh_seconds == 10);
-  CHECK(config.process.read_threads == 1);
-  REQUIRE(config.process.rules.size() == 1);
-  CHECK(config.process.rules[0].field == ProcessGroupRule::Field::cmdline);
-  CHECK(config.process.rules[0].name_template == "java-$1");
+  ProcessConfig config = process_config(parsed.options(kProcessCollector.schema));
+  CHECK(config.group_by == ProcessGroupBy::unit);
+  CHECK(config.top_groups == 7);
+  CHECK(config.smaps_budget_seconds == 0.25);
+  CHECK(config.large_process_rss_bytes == 1048576);
+  CHECK(config.large_process_refresh_seconds == 10);
+  CHECK(config.read_threads == 1);
+  REQUIRE(config.rules.size() == 1);
+  CHECK(config.rules[0].field == ProcessGroupRule::Field::cmdline);
+  CHECK(config.rules[0].name_template == "java-$1");
 
-  auto defaults = default_config().process;
+  auto defaults = process_config(default_config().options(kProcessCollector.schema));
   CHECK(defaults.group_by == ProcessGroupBy::name);
   CHECK(defaults.top_groups == 50);
   CHECK(defaults.rules.empty());
@@ -559,7 +557,7 @@ TEST_CASE("process configuration: keys, defaults and errors with line and column
 
   auto error_of = [](std::string_view yaml) {
     try {
-      parse_config(yaml, "test.yml");
+      parse_exporter_config(yaml, "test.yml");
     } catch (const ConfigError& e) {
       return std::make_tuple(e.line(), e.column(), e.reason());
     }

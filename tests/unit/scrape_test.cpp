@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "collectors/registry.h"
 #include "config/config.h"
 #include "exporter/logging.h"
 #include "exporter/scrape.h"

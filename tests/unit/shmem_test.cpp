@@ -4,6 +4,8 @@
 #include <string>
 
 #include "collectors/shmem.h"
+#include "procfs/mountinfo.h"
+#include "procfs/sysvipc.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -133,8 +135,7 @@ TEST_CASE("the shmem collector names the mounts, segments and files that hold Sh
   // /mnt/sandboxing/... is not measurable here (say, mounted without a size limit).
   probe->files_by_fd_directory[kHost + "/proc/1/fd"] = {};  // no pid dirs in the fixture
   FakeProbe* fake = probe.get();
-  Config config;
-  auto collector = make_shmem_collector_with_probe(config, std::move(probe));
+  auto collector = make_shmem_collector_with_probe(ShmemConfig{}, std::move(probe));
   Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});
   MetricSink sink;
   collector->collect(snapshot, sink);
@@ -160,8 +161,8 @@ TEST_CASE("the shmem collector names the mounts, segments and files that hold Sh
 
 TEST_CASE("scan_open_files: false leaves /proc/<pid>/fd alone") {
   auto probe = std::make_unique<FakeProbe>();
-  Config config;
-  config.shmem.scan_open_files = false;
+  ShmemConfig config;
+  config.scan_open_files = false;
   auto collector = make_shmem_collector_with_probe(config, std::move(probe));
   Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});
   MetricSink sink;
@@ -174,8 +175,8 @@ TEST_CASE("one scan of the descriptors serves the scrapes of open_files_refresh_
   for (double refresh : {60.0, 0.0}) {
     auto probe = std::make_unique<FakeProbe>();
     FakeProbe* fake = probe.get();
-    Config config;
-    config.shmem.open_files_refresh_seconds = refresh;
+    ShmemConfig config;
+    config.open_files_refresh_seconds = refresh;
     auto collector = make_shmem_collector_with_probe(config, std::move(probe));
     for (int scrape = 0; scrape < 3; ++scrape) {
       Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});

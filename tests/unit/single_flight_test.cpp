@@ -6,7 +6,9 @@
 #include <mutex>
 #include <thread>
 
+#include "collectors/registry.h"
 #include "exporter/scrape.h"
+#include "sample_lookup.h"
 
 using namespace memledger;
 
@@ -29,7 +31,7 @@ class GatedCollector final : public Collector {
     ++gate_.started;
     gate_.changed.notify_all();
     gate_.changed.wait(lock, [&] { return gate_.open; });
-    sink.gauge("memledger_test_collections", "test", {}, gate_.started);
+    testing::add_gauge(sink, "memledger_test_collections", {}, gate_.started);
   }
 
  private:

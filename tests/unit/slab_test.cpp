@@ -4,6 +4,8 @@
 
 #include "collectors/meminfo.h"
 #include "collectors/slab.h"
+#include "procfs/meminfo.h"
+#include "procfs/slabinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -225,11 +227,9 @@ TEST_CASE("parse_slabinfo rejects bad input with the line number") {
 }
 
 TEST_CASE("the slab collector exports the top caches, other and totals") {
-  Config config;
-  config.slab.top_caches = 3;
-  auto collector = make_slab_collector_with_page_size(config, kPage);
+  auto collector = testing::make_collector(kSlabCollector, "top_caches: 3");
   CHECK(collector->name() == "slab");
-  Snapshot snapshot(SourceRoots{.procfs = fixture_dir("linux-2.6.8-rc4")});
+  Snapshot snapshot(SourceRoots{.procfs = fixture_dir("linux-2.6.8-rc4"), .page_size = kPage});
   MetricSink sink;
   collector->collect(snapshot, sink);
 
@@ -255,9 +255,9 @@ TEST_CASE("the slab collector exports the top caches, other and totals") {
 }
 
 TEST_CASE("the slab collector fails naming /proc/slabinfo when it cannot be read") {
-  auto collector = make_slab_collector_with_page_size(Config{}, kPage);
+  auto collector = kSlabCollector.make_from(Config{});
   auto root = fixture_dir("no-such-dir");
-  Snapshot snapshot(SourceRoots{.procfs = root});
+  Snapshot snapshot(SourceRoots{.procfs = root, .page_size = kPage});
   MetricSink sink;
   try {
     collector->collect(snapshot, sink);
@@ -269,9 +269,9 @@ TEST_CASE("the slab collector fails naming /proc/slabinfo when it cannot be read
 
 TEST_CASE("the slab collector names the file and line of a parse error") {
   auto root = fixture_dir("malformed");
-  Snapshot snapshot(SourceRoots{.procfs = root});
+  Snapshot snapshot(SourceRoots{.procfs = root, .page_size = kPage});
   MetricSink sink;
-  auto collector = make_slab_collector_with_page_size(Config{}, kPage);
+  auto collector = kSlabCollector.make_from(Config{});
   try {
     collector->collect(snapshot, sink);
     FAIL("no CollectError");

@@ -2,8 +2,11 @@
 
 #include <string>
 
+#include "collectors/registry.h"
 #include "collectors/meminfo.h"
 #include "collectors/vmalloc.h"
+#include "procfs/meminfo.h"
+#include "procfs/vmallocinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -188,6 +191,8 @@ TEST_CASE("parse_vmallocinfo rejects bad input with the line number") {
   const std::string good = "0x1-0x2 8192 foo+0x1/0x2 pages=1 vmalloc N0=1\n";
   CHECK(error_line("") == 0);
   CHECK(error_line(good + "0x1-0x2 8192 foo+0x1/0x2 pages=1 vmal") == 2);  // truncated
+  // Without the final newline, a line that ends in a known flag is complete.
+  CHECK(parse_vmallocinfo(good + "0x1-0x2 8192 foo+0x1/0x2 pages=1 vmalloc", kPage).areas == 2);
   CHECK(error_line(good + good + "0x1-0x2 8192 foo+0x1/0x2 pages=x vmalloc\n") == 3);
   CHECK(error_line(good + "0x1-0x2 eight foo+0x1/0x2 pages=1 vmalloc\n") == 2);
   CHECK(error_line(good + "0x1 8192 foo+0x1/0x2 pages=1 vmalloc\n") == 2);
@@ -202,11 +207,9 @@ TEST_CASE("parse_vmallocinfo rejects bad input with the line number") {
 }
 
 TEST_CASE("the vmalloc collector exports kinds, top callers, ioremap and stacks") {
-  Config config;
-  config.vmalloc.top_callers = 2;
-  auto collector = make_vmalloc_collector_with_page_size(config, kPage);
+  auto collector = testing::make_collector(kVmallocCollector, "top_callers: 2");
   CHECK(collector->name() == "vmalloc");
-  Snapshot snapshot(SourceRoots{.procfs = fixture_dir("linux-4.14-handmade")});
+  Snapshot snapshot(SourceRoots{.procfs = fixture_dir("linux-4.14-handmade"), .page_size = kPage});
   MetricSink sink;
   collector->collect(snapshot, sink);
 
@@ -226,9 +229,9 @@ TEST_CASE("the vmalloc collector exports kinds, top callers, ioremap and stacks"
 }
 
 TEST_CASE("the vmalloc collector fails naming /proc/vmallocinfo when it cannot be read") {
-  auto collector = make_vmalloc_collector_with_page_size(Config{}, kPage);
+  auto collector = kVmallocCollector.make_from(Config{});
   auto root = fixture_dir("no-such-dir");
-  Snapshot snapshot(SourceRoots{.procfs = root});
+  Snapshot snapshot(SourceRoots{.procfs = root, .page_size = kPage});
   MetricSink sink;
   try {
     collector->collect(snapshot, sink);

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "collectors/registry.h"
+#include "sample_lookup.h"
 #include "config/config.h"
 #include "exporter/basic_auth.h"
 #include "exporter/cli.h"
@@ -156,7 +158,7 @@ TEST_CASE("yaml-cpp's own exceptions come out of both parsers as ConfigError") {
   // A mapping as a key made yaml-cpp's string conversion throw past parse_config and
   // abort the daemon (found by tests/fuzz/parse_config_fuzz.cpp).
   for (std::string_view yaml : {"[a]: 1\n", "collectors:\n  [a]: 1\n", "{a: b}: c\n"}) {
-    CHECK_THROWS_AS(parse_config(yaml, "c.yml"), ConfigError);
+    CHECK_THROWS_AS(parse_exporter_config(yaml, "c.yml"), ConfigError);
     CHECK_THROWS_AS(parse_web_config(yaml, "w.yml", ""), ConfigError);
   }
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "collectors/zoneinfo.h"
+#include "procfs/zoneinfo.h"
 #include "sample_lookup.h"
 
 using namespace memledger;
@@ -132,7 +133,8 @@ TEST_CASE("parse_zoneinfo rejects bad input with the line number") {
   std::string small(kSmallZone);
   CHECK(parse_error_line("") == 0);
   CHECK(parse_error_line("\n") == 0);
-  CHECK(parse_error_line(small.substr(0, small.size() - 1)) == 16);
+  // Without its final newline the file reads the same (hand-edited fixture trees).
+  CHECK(parse_zoneinfo(small.substr(0, small.size() - 1)).size() == parse_zoneinfo(small).size());
   CHECK(parse_error_line(std::string_view("\x7f" "ELF\x02\x01\x01\0\n", 9)) == 1);
   CHECK(parse_error_line("  pages free 3\n") == 1);
   CHECK(parse_error_line("Node x, zone DMA\n") == 1);
@@ -151,7 +153,7 @@ TEST_CASE("parse_zoneinfo rejects bad input with the line number") {
 TEST_CASE("the zoneinfo collector exports zones and the per-CPU free list total in bytes") {
   Snapshot snapshot(SourceRoots{kFixtures + "linux-6.18-firecracker", "/nonexistent"});
   MetricSink sink;
-  make_zoneinfo_collector(Config{})->collect(snapshot, sink);
+  kZoneinfoCollector.make_from(Config{})->collect(snapshot, sink);
   const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
 
   CHECK(gauge_value(sink, "memledger_per_cpu_free_list_bytes", {}) == 54650 * page);
@@ -171,7 +173,7 @@ TEST_CASE("the zoneinfo collector exports zones and the per-CPU free list total 
 TEST_CASE("the zoneinfo collector leaves out managed where the kernel lacks it") {
   Snapshot snapshot(SourceRoots{kFixtures + "linux-3.6", "/nonexistent"});
   MetricSink sink;
-  make_zoneinfo_collector(Config{})->collect(snapshot, sink);
+  kZoneinfoCollector.make_from(Config{})->collect(snapshot, sink);
   CHECK_FALSE(find_sample(sink, "memledger_zone_bytes",
                           {{"node", "0"}, {"zone", "Normal"}, {"state", "managed"}}));
   CHECK(sample_count(sink, "memledger_zone_bytes") == 3 * 4);
@@ -181,7 +183,7 @@ TEST_CASE("the zoneinfo collector names the file when it is unreadable") {
   Snapshot snapshot(SourceRoots{kFixtures + "no-such-kernel", "/nonexistent"});
   MetricSink sink;
   try {
-    make_zoneinfo_collector(Config{})->collect(snapshot, sink);
+    kZoneinfoCollector.make_from(Config{})->collect(snapshot, sink);
     FAIL("no CollectError");
   } catch (const CollectError& e) {
     CHECK(e.file() == kFixtures + "no-such-kernel/zoneinfo");
