@@ -7,10 +7,10 @@ RUN_ARGS ?=
 FUZZ_SECONDS ?= 20
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
-  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev nlohmann-json3-dev
+  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev nlohmann-json3-dev libasio-dev
 TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
-  openssl util-linux systemd-container
+  openssl util-linux systemd-container chromium victoria-metrics prometheus-alertmanager
 
 .PHONY: all deps test-deps build run test test-sanitize fuzz bench golden package clean
 
@@ -51,13 +51,17 @@ fuzz: test-deps
 
 # The performance benchmark (root, a few minutes): memledger_exporter against the raw-read
 # floor, node_exporter and process-exporter with 1,000 and 10,000 extra idle processes
-# (tests/bench/bench.py; BENCH_ARGS=--help lists its options). Not part of `make test`.
+# (tests/bench/bench.py; BENCH_ARGS=--help lists its options); then the HTTP front door
+# under 1,000 idle and 100 trickling connections next to node_exporter, and its memory per
+# idle connection (tests/bench/frontdoor_bench.py); then the stall a large process's PSS
+# read causes it (tests/bench/pss_bench.py). Not part of `make test`.
 BENCH_ARGS ?=
 bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool mmap_victim
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+	python3 tests/bench/frontdoor_bench.py --exporter $(BUILD_DIR)/memledger_exporter
 	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
 	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
 

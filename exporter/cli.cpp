@@ -112,6 +112,15 @@ CliResult parse_cli(const std::vector<std::string>& args, CliMode mode) {
         return result;
       }
       o.http.max_requests = static_cast<int>(*n);
+    } else if (flag == "--web.max-connections") {
+      auto v = take_value();
+      if (!v) return result;
+      auto n = text::to_u64(*v);
+      if (!n || *n < 16 || *n > 1'000'000) {
+        result.error = "--web.max-connections must be between 16 and 1000000";
+        return result;
+      }
+      o.http.max_connections = static_cast<int>(*n);
     } else if (flag == "--web.request-timeout") {
       auto v = take_value();
       if (!v) return result;
@@ -186,6 +195,9 @@ std::string cli_help() {
       "  --web.max-requests=N              requests served at once (default 8)\n"
       "  --web.request-timeout=DURATION    drop clients that send no complete request in\n"
       "                                    this time, e.g. 500ms, 10s (default 10s)\n"
+      "  --web.max-connections=N           client connections held at once; the oldest\n"
+      "                                    waiting one is closed for a new one (default\n"
+      "                                    4096, fewer if the fd limit is lower)\n"
       "  --web.config.file=FILE            TLS and basic auth, exporter-toolkit format\n"
       "  --path.procfs=DIR                 procfs mount point (default \"/proc\")\n"
       "  --path.sysfs=DIR                  sysfs mount point (default \"/sys\")\n"

@@ -91,6 +91,19 @@ std::string render_text(const Report& r, bool color) {
     if (!methods.empty()) out += "\nUnexplained by method: " + methods + "\n";
   }
 
+  if (r.interval_seconds > 0) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.0f s", r.interval_seconds);
+    out += "\n" + paint("1", std::string("Grew in the last ") + seconds) + "\n";
+    if (r.grew.empty()) out += "    nothing grew by 1 MiB or more\n";
+    std::size_t width = 0;
+    for (const auto& row : r.grew) width = std::max(width, std::min<std::size_t>(row.name.size(), 60));
+    for (const auto& row : r.grew) {
+      std::string name = row.name.size() > 60 ? row.name.substr(0, 57) + "..." : row.name;
+      out += "    " + pad_right(name, width) + "  " + pad_left(signed_human(row.bytes), 11) + "\n";
+    }
+  }
+
   if (!r.sections.empty()) out += "\n" + paint("1", "Top contributors") + "\n";
   for (const auto& s : r.sections) {
     out += "  " + paint("1", s.title) + (s.total ? " of " + human_bytes(*s.total) : "") + "\n";
@@ -147,7 +160,10 @@ std::string render_json(const Report& r) {
                    {"categories", std::move(categories)},
                    {"unexplained_by_method", rows_json(r.unexplained_by_method, "method")},
                    {"uncertainty_by_method", rows_json(r.uncertainty_by_method, "method")}};
-  if (r.interval_seconds > 0) out["interval_seconds"] = number(r.interval_seconds);
+  if (r.interval_seconds > 0) {
+    out["interval_seconds"] = number(r.interval_seconds);
+    out["grew"] = rows_json(r.grew, "name");
+  }
   nlohmann::ordered_json contributors = nlohmann::ordered_json::object();
   for (const auto& s : r.sections) {
     nlohmann::ordered_json section = {{"rows", rows_json(s.rows, "name")}};

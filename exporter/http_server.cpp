@@ -12,16 +12,13 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "exporter/landing_page.h"
 #include "exporter/logging.h"
-#include "exporter/tls_front.h"
+#include "exporter/front_door.h"
+#include "exporter/report.h"
+#include "exporter/tls_context.h"
 
 namespace memledger {
-
-std::string civetweb_listening_port(const std::string& listen_address) {
-  // civetweb takes "port", "ip:port" or "[ipv6]:port"; an empty host means every address.
-  if (!listen_address.empty() && listen_address.front() == ':') return listen_address.substr(1);
-  return listen_address;
-}
 
 std::string gzip_compress(const std::string& data) {
   z_stream stream{};
@@ -68,11 +65,8 @@ void send(mg_connection* conn, int status, std::string_view content_type,
 class RootHandler final : public CivetHandler {
  public:
   RootHandler(std::string telemetry_path, ScrapeRunner& runner,
-              std::shared_ptr<BasicAuthenticator> auth, bool relayed_only)
-      : telemetry_path_(std::move(telemetry_path)),
-        runner_(runner),
-        relayed_only_(relayed_only),
-        auth_(std::move(auth)) {}
+              std::shared_ptr<BasicAuthenticator> auth)
+      : telemetry_path_(std::move(telemetry_path)), runner_(runner), auth_(std::move(auth)) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override { return serve(conn, false); }
   bool handleHead(CivetServer*, mg_connection* conn) override { return serve(conn, true); }
@@ -82,15 +76,15 @@ class RootHandler final : public CivetHandler {
     auth_ = std::move(auth);
   }
 
-  void set_front(const TlsFront* front) { front_ = front; }
+  void set_front(const FrontDoor* front) { front_ = front; }
 
  private:
   bool serve(mg_connection* conn, bool head_only) {
     const mg_request_info* request = mg_get_request_info(conn);
     std::string_view uri = request->local_uri ? request->local_uri : "";
     try {
-      if (relayed_only_ && !relayed(*request)) {
-        send(conn, 403, kTextType, "this port only serves the HTTPS listener\n", head_only);
+      if (!relayed(*request)) {
+        send(conn, 403, kTextType, "this port only serves the front door\n", head_only);
         return true;
       }
       if (!authorized(conn)) {
@@ -107,7 +101,7 @@ class RootHandler final : public CivetHandler {
           send(conn, 200, kMetricsType, exposition->text, head_only);
         }
       } else if (uri == "/") {
-        send(conn, 200, "text/html; charset=utf-8", landing_page(), head_only);
+        send(conn, 200, "text/html; charset=utf-8", landing_page(*runner_.scrape()), head_only);
       } else {
         send(conn, 404, kTextType, "404 page not found\n", head_only);
       }
@@ -119,7 +113,7 @@ class RootHandler final : public CivetHandler {
   }
 
   bool relayed(const mg_request_info& request) const {
-    const TlsFront* front = front_;
+    const FrontDoor* front = front_;
     return front && std::string_view(request.remote_addr) == "127.0.0.1" &&
            front->relays_from(request.remote_port);
   }
@@ -137,21 +131,24 @@ class RootHandler final : public CivetHandler {
     return credentials && auth->check(*credentials);
   }
 
-  std::string landing_page() const {
-    return "<!DOCTYPE html>\n<html><head><title>memledger_exporter</title></head><body>\n"
-           "<h1>memledger_exporter</h1>\n"
-           "<p>Accounts for every byte of this host's memory: a ledger whose categories sum "
-           "to MemTotal, and the unexplained remainder that no kernel counter claims.</p>\n"
-           "<p><a href=\"" + telemetry_path_ + "\">Metrics</a></p>\n</body></html>\n";
+  // The landing page draws the same collection /metrics serves (shared with any scrape in
+  // flight).
+  std::string landing_page(const Exposition& collection) const {
+    ReportInput input;
+    input.families = collection.families;
+    input.failed_collectors = collection.failures;
+    LandingPageOptions options;
+    options.telemetry_path = telemetry_path_;
+    return render_landing_page(build_report(input), options);
   }
+
 
   static constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
   static constexpr std::string_view kTextType = "text/plain; charset=utf-8";
   std::string telemetry_path_;
   ScrapeRunner& runner_;
-  // With TLS, civetweb listens on loopback for the relay only; set before it listens.
-  const bool relayed_only_;
-  std::atomic<const TlsFront*> front_{nullptr};
+  // civetweb listens on loopback for the front door only.
+  std::atomic<const FrontDoor*> front_{nullptr};
   std::mutex auth_mutex_;
   std::shared_ptr<BasicAuthenticator> auth_;
 };
@@ -165,41 +162,41 @@ WebSecurity prepare_web_security(const WebConfig& config) {
   return security;
 }
 
-HttpServer::HttpServer(const HttpOptions& options, WebSecurity security, ScrapeRunner& runner) {
-  const bool use_tls = security.tls != nullptr;
-  // With TLS, civetweb serves only the relay, on an ephemeral loopback port.
-  std::string civet_listen = use_tls ? "127.0.0.1:0" : civetweb_listening_port(options.listen_address);
+HttpServer::HttpServer(const HttpOptions& options, WebSecurity security, ScrapeRunner& runner)
+    : tls_(security.tls != nullptr) {
+  // civetweb serves the front door only, on an ephemeral loopback port. Requests reach it
+  // whole, and each on a connection of its own that the front door closes after the
+  // response, so a worker is never held by an idle or slow client.
   std::vector<std::string> civet_options = {
-      "listening_ports", civet_listen,
+      "listening_ports", "127.0.0.1:0",
       "num_threads", std::to_string(options.max_requests),
       "request_timeout_ms", std::to_string(options.request_timeout_ms),
-      // An idle keep-alive connection holds a worker thread, so it is kept only briefly:
-      // enough for a burst of requests, never across Prometheus' scrape interval.
-      "enable_keep_alive", "yes",
-      "keep_alive_timeout_ms", std::to_string(std::min(options.request_timeout_ms, 1000)),
+      "enable_keep_alive", "yes",  // so its answers tell the client whether it may keep the connection
+      "keep_alive_timeout_ms", "500",
   };
-  auto handler = std::make_unique<RootHandler>(options.telemetry_path, runner,
-                                               std::move(security.auth), use_tls);
+  auto handler = std::make_unique<RootHandler>(options.telemetry_path, runner, std::move(security.auth));
   RootHandler* root = handler.get();
   handler_ = std::move(handler);
   try {
     server_ = std::make_unique<CivetServer>(civet_options);
   } catch (const CivetException& e) {
-    throw std::runtime_error("cannot listen on " + options.listen_address + ": " + e.what());
+    throw std::runtime_error(std::string("cannot start the HTTP workers: ") + e.what());
   }
   server_->addHandler("/", handler_.get());
-  if (use_tls) {
-    TlsFront::Options front;
-    front.listen_address = options.listen_address;
-    front.backend_port = server_->getListeningPorts().at(0);
-    front.handshake_timeout_ms = options.request_timeout_ms;
-    tls_front_ = std::make_unique<TlsFront>(front, std::move(security.tls));
-    root->set_front(tls_front_.get());
-  }
+  FrontDoor::Options front;
+  front.listen_address = options.listen_address;
+  front.backend_port = server_->getListeningPorts().at(0);
+  front.request_timeout_ms = options.request_timeout_ms;
+  front.keep_alive_timeout_ms = std::min(options.request_timeout_ms, 1000);
+  front.max_connections =
+      connections_within_fd_limit(options.max_connections, raise_fd_limit(), options.max_requests);
+  front_ = std::make_unique<FrontDoor>(front, std::move(security.tls));
+  root->set_front(front_.get());
+  runner.add_self_metrics([stats = front_->stats()](MetricSink& sink) { stats->emit(sink); });
 }
 
 HttpServer::~HttpServer() {
-  tls_front_.reset();
+  front_.reset();
   if (server_) server_->close();
 }
 
@@ -209,12 +206,11 @@ void HttpServer::update_security(WebSecurity security, const std::string& source
                       std::string("turning TLS ") + (tls() ? "off" : "on") + " needs a restart");
   }
   static_cast<RootHandler*>(handler_.get())->set_auth(std::move(security.auth));
-  if (tls_front_) tls_front_->set_context(std::move(security.tls));
+  if (tls_) front_->set_context(std::move(security.tls));
 }
 
-std::vector<int> HttpServer::listening_ports() {
-  if (tls_front_) return {tls_front_->port()};
-  return server_->getListeningPorts();
-}
+std::vector<int> HttpServer::listening_ports() { return {front_->port()}; }
+
+int HttpServer::max_connections() const { return front_->stats()->max_connections; }
 
 }  // namespace memledger

@@ -1,7 +1,8 @@
 #pragma once
 // The embedded HTTP server (civetweb): the metrics page, a landing page at "/", 404
 // elsewhere. Serves the text format, gzipped when the client accepts gzip. With a web
-// config: HTTP basic auth on every page, and HTTPS through TlsFront.
+// config: HTTP basic auth on every page, and HTTPS. civetweb listens on loopback behind
+// the front door (exporter/front_door.h), which owns the public port in both schemes.
 #include <openssl/types.h>
 
 #include <memory>
@@ -18,17 +19,15 @@ class CivetHandler;
 
 namespace memledger {
 
-class TlsFront;
+class FrontDoor;
 
 struct HttpOptions {
   std::string listen_address = ":9747";  // node_exporter style: [host]:port
   std::string telemetry_path = "/metrics";
   int max_requests = 8;             // worker threads: requests served at once
   int request_timeout_ms = 10'000;  // slow or idle clients are dropped after this
+  int max_connections = 4'096;      // client connections held; lowered to fit the fd limit
 };
-
-// node_exporter's ":9747" / "host:port" / "[v6]:port" to civetweb's listening_ports.
-std::string civetweb_listening_port(const std::string& listen_address);
 
 // Gzip (RFC 1952) of `data` with zlib; exposed for tests.
 std::string gzip_compress(const std::string& data);
@@ -58,12 +57,15 @@ class HttpServer {
 
   // The public ports actually bound (useful with port 0).
   std::vector<int> listening_ports();
-  bool tls() const { return tls_front_ != nullptr; }
+  bool tls() const { return tls_; }
+  // Client connections held at most: --web.max-connections within the fd limit.
+  int max_connections() const;
 
  private:
+  bool tls_;
   std::unique_ptr<CivetHandler> handler_;
   std::unique_ptr<CivetServer> server_;
-  std::unique_ptr<TlsFront> tls_front_;
+  std::unique_ptr<FrontDoor> front_;
 };
 
 }  // namespace memledger

@@ -105,6 +105,7 @@ int serve(const CliOptions& options, ScrapeRunner& runner) {
   log_event(spdlog::level::info, "listening",
             {{"address", bound_address(options.http.listen_address, server->listening_ports())},
              {"tls", server->tls() ? "true" : "false"},
+             {"max_connections", std::to_string(server->max_connections())},
              {"path", options.http.telemetry_path},
              {"version", kVersion}});
   for (;;) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <initializer_list>
+#include <map>
 #include <string_view>
 
 #include "collectors/metric_sink.h"
@@ -28,6 +29,8 @@ constexpr double kHeldOpenFloor = 64 * kMiB;         // deleted open files, orph
 constexpr double kFragmentedRatio = 0.5;              // unusable free index at order 3
 constexpr double kFragmentedZoneShare = 0.01;         // zones with at least this much free
 constexpr double kCgroupResidualFloor = 256 * kMiB;
+constexpr double kGrowthFloor = 1 * kMiB;  // smaller changes are a live host's noise
+constexpr std::size_t kGrowthRows = 8;
 
 const prometheus::MetricFamily* find_family(const Families& families, std::string_view name) {
   for (const auto& f : families) {
@@ -227,21 +230,27 @@ void build_sections(Report& r, const Families& f) {
   add_section(r, "socket_buffers", "Socket buffers by process", top_rows(std::move(sockets)));
 }
 
-// Plain words for the kernel functions that allocate black-hole pages.
+// Plain words for the kernel functions that allocate untyped pages (no NR_* counter
+// accounts them, so they land in unexplained).
 std::string_view site_words(std::string_view site) {
   static const std::pair<std::string_view, std::string_view> kWords[] = {
-      {"anon_pipe_write", "pipe buffers"},                   // fs/pipe.c
-      {"pipe_write", "pipe buffers"},                        // fs/pipe.c before 6.13
-      {"skb_page_frag_refill", "socket send buffers (page frags)"},  // net/core/sock.c
-      {"sk_page_frag_refill", "socket send buffers (page frags)"},
-      {"tcp_sendmsg_locked", "TCP send buffers"},            // net/ipv4/tcp.c
-      {"page_pool_alloc_pages", "network page pool pages"},  // net/core/page_pool.c
+      // fs/pipe.c: a pipe buffer is a whole page from alloc_page(); anon_pipe_write since
+      // the 6.15 split of pipeanon_fops, pipe_write before.
+      {"anon_pipe_write", "pipe buffers"},
+      {"pipe_write", "pipe buffers"},
+      // net/core/sock.c: skb_page_frag_refill() fills the per-socket or per-task page
+      // frag that tcp_sendmsg_locked() (net/ipv4/tcp.c) copies user data into.
+      {"skb_page_frag_refill", "TCP send buffers (page frags)"},
+      {"sk_page_frag_refill", "TCP send buffers (page frags)"},
+      {"tcp_sendmsg_locked", "TCP send buffers (page frags)"},
+      // net/core/page_pool.c: receive buffers of page-pool drivers.
+      {"page_pool_alloc_pages", "network page pool pages"},
       {"__page_pool_alloc_pages_slow", "network page pool pages"},
-      {"io_mem_alloc", "io_uring rings"},                    // io_uring/memmap.c
-      {"rb_allocate_cpu_buffer", "ftrace ring buffers"},     // kernel/trace/ring_buffer.c
-      {"perf_mmap_alloc_page", "perf ring buffers"},         // kernel/events/ring_buffer.c
-      {"dma_direct_alloc", "DMA coherent buffers"},          // kernel/dma/direct.c
-      {"balloon_page_alloc", "balloon pages"},               // mm/balloon_compaction.c
+      {"io_mem_alloc", "io_uring rings"},                 // io_uring/memmap.c
+      {"rb_allocate_cpu_buffer", "ftrace ring buffers"},  // kernel/trace/ring_buffer.c
+      {"perf_mmap_alloc_page", "perf ring buffers"},      // kernel/events/ring_buffer.c
+      {"dma_direct_alloc", "DMA coherent buffers"},       // kernel/dma/direct.c
+      {"balloon_page_alloc", "balloon pages"},            // mm/balloon_compaction.c
   };
   for (const auto& [function, words] : kWords) {
     if (site == function) return words;
@@ -249,8 +258,70 @@ std::string_view site_words(std::string_view site) {
   return "kernel pages";
 }
 
-// When the eBPF tracer or the socket locators explain at least half of `unexplained`, the
-// culprit in words: "256.0 MiB of pipe buffers written by plumber, in anon_pipe_write".
+// The series whose growth --interval reports, each named for a person.
+struct GrowthSource {
+  std::string_view family;
+  std::string (*name)(const prometheus::ClientMetric& m);
+};
+
+std::string label_string(const prometheus::ClientMetric& m, std::string_view name) {
+  return std::string(label_of(m, name));
+}
+
+const GrowthSource kGrowthSources[] = {
+    {"memledger_blackhole_bytes",
+     [](const prometheus::ClientMetric& m) {
+       return std::string(site_words(label_of(m, "site"))) + " (" + label_string(m, "site") + ") by " +
+              label_string(m, "group");
+     }},
+    {"memledger_socket_memory_bytes",
+     [](const prometheus::ClientMetric& m) {
+       return label_string(m, "protocol") + " socket buffers of " + label_string(m, "group");
+     }},
+    {"memledger_page_pool_inflight_bytes",
+     [](const prometheus::ClientMetric& m) { return "page pool pages in flight on " + label_string(m, "interface"); }},
+    {"memledger_slab_cache_bytes",
+     [](const prometheus::ClientMetric& m) { return "slab cache " + label_string(m, "cache"); }},
+    {"memledger_process_memory_bytes",
+     [](const prometheus::ClientMetric& m) {
+       return label_of(m, "kind") == "pss" ? "processes " + label_string(m, "group") + " (PSS)" : std::string();
+     }},
+    {"memledger_tmpfs_used_bytes",
+     [](const prometheus::ClientMetric& m) { return "tmpfs " + label_string(m, "mountpoint"); }},
+    {"memledger_vmalloc_caller_bytes",
+     [](const prometheus::ClientMetric& m) { return "vmalloc by " + label_string(m, "caller"); }},
+    {"memledger_cgroup_kernel_residual_bytes",
+     [](const prometheus::ClientMetric& m) { return "kernel memory charged to cgroup " + label_string(m, "cgroup"); }},
+};
+
+// What grew between two collections: every source series, matched by its name, that
+// gained at least kGrowthFloor (a series absent before counts from 0).
+std::vector<ReportRow> growth(const Families& earlier, const Families& now) {
+  std::vector<ReportRow> grew;
+  for (const auto& source : kGrowthSources) {
+    std::map<std::string, double> before;
+    if (const auto* family = find_family(earlier, source.family)) {
+      for (const auto& m : family->metric) {
+        if (auto name = source.name(m); !name.empty()) before[name] += value_of(*family, m);
+      }
+    }
+    const auto* family = find_family(now, source.family);
+    if (!family) continue;
+    for (const auto& m : family->metric) {
+      std::string name = source.name(m);
+      if (name.empty()) continue;
+      auto it = before.find(name);
+      double delta = value_of(*family, m) - (it == before.end() ? 0 : it->second);
+      if (delta >= kGrowthFloor) grew.push_back({std::move(name), delta});
+    }
+  }
+  std::stable_sort(grew.begin(), grew.end(), [](const ReportRow& a, const ReportRow& b) { return a.bytes > b.bytes; });
+  if (grew.size() > kGrowthRows) grew.resize(kGrowthRows);
+  return grew;
+}
+
+// When the eBPF tracer, the socket locators or the page pools explain at least half of
+// `unexplained`, the culprit in words: "256.0 MiB of pipe buffers written by plumber, in anon_pipe_write".
 std::optional<std::string> name_culprit(const Families& f, double unexplained) {
   if (unexplained <= 0) return std::nullopt;
   struct Candidate {
@@ -268,7 +339,8 @@ std::optional<std::string> name_culprit(const Families& f, double unexplained) {
       }
     }
     if (total >= 0.5 * unexplained && top.bytes > 0) {
-      named = human_bytes(top.bytes) + " of " + std::string(site_words(top.site)) + " written by " + top.group +
+      std::string writer = top.group == "other" ? "processes outside the top groups" : top.group;
+      named = human_bytes(top.bytes) + " of " + std::string(site_words(top.site)) + " written by " + writer +
               ", in " + top.site;
       if (total > top.bytes * 1.05) named->append(" (the tracer names " + human_bytes(total) + " in all)");
       return named;
@@ -286,6 +358,20 @@ std::optional<std::string> name_culprit(const Families& f, double unexplained) {
     if (total >= 0.5 * unexplained && top.bytes > 0) {
       return human_bytes(top.bytes) + " of " + top.site + " socket buffers held by " + top.group +
              " (queued data no process has read or the peer has not acknowledged)";
+    }
+  }
+  // Page-pool pages come from the page allocator without an NR_* counter
+  // (net/core/page_pool.c); the netdev netlink family reports those in flight.
+  if (const auto* family = find_family(f, "memledger_page_pool_inflight_bytes")) {
+    double total = 0;
+    Candidate top;
+    for (const auto& m : family->metric) {
+      total += m.gauge.value;
+      if (m.gauge.value > top.bytes) top = {{}, std::string(label_of(m, "interface")), m.gauge.value};
+    }
+    if (total >= 0.5 * unexplained && top.bytes > 0) {
+      return human_bytes(top.bytes) + " of network page pool pages in flight on " + top.group +
+             " (receive buffers the driver or the stack still holds)";
     }
   }
   return std::nullopt;
@@ -408,6 +494,7 @@ Report build_report(const ReportInput& in) {
     for (const auto& row : rows_of(in.earlier, "memledger_ledger_bytes", "category", {{"method", r.method}})) {
       r.change[row.name] = r.ledger_bytes(row.name) - row.bytes;
     }
+    r.grew = growth(in.earlier, f);
   }
   r.unexplained_by_method = rows_of(f, "memledger_unexplained_bytes", "method");
   // The headline method first, then as README lists them.

@@ -45,6 +45,9 @@ struct Report {
   std::vector<ReportRow> unexplained_by_method;            // headline first
   std::vector<ReportRow> uncertainty_by_method;
   std::vector<ReportSection> sections;
+  // With an interval: the contributors (call sites, sockets, caches, groups, mounts) that
+  // grew in the window, largest growth first.
+  std::vector<ReportRow> grew;
   std::vector<Finding> verdict;
   std::vector<std::string> failed;
   double interval_seconds = 0;

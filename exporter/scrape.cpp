@@ -12,6 +12,7 @@
 
 #include "collectors/worker_pool.h"
 #include "procfs/errors.h"
+#include "exporter/front_door.h"
 #include "exporter/logging.h"
 #include "version.h"
 
@@ -49,7 +50,11 @@ const MetricFamilyDecl kConfigLastReloadSuccessTimestampSeconds{
     {}};
 
 const std::vector<const MetricFamilyDecl*>& exporter_families() {
-  static const std::vector<const MetricFamilyDecl*> families = {&kScrapeCollectorSuccess, &kScrapeCollectorDurationSeconds, &kScrapeRequestsTotal, &kScrapeCollectionsTotal, &kBuildInfo, &kConfigLastReloadSuccessful, &kConfigLastReloadSuccessTimestampSeconds};
+  static const std::vector<const MetricFamilyDecl*> families = [] {
+    std::vector<const MetricFamilyDecl*> all = {&kScrapeCollectorSuccess, &kScrapeCollectorDurationSeconds, &kScrapeRequestsTotal, &kScrapeCollectionsTotal, &kBuildInfo, &kConfigLastReloadSuccessful, &kConfigLastReloadSuccessTimestampSeconds};
+    all.insert(all.end(), front_door_families().begin(), front_door_families().end());
+    return all;
+  }();
   return families;
 }
 
@@ -105,6 +110,11 @@ void ScrapeRunner::run_all(Snapshot& snapshot, std::vector<CollectorRun>& runs) 
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   });
+}
+
+void ScrapeRunner::add_self_metrics(std::function<void(MetricSink&)> emit) {
+  std::lock_guard lock(reload_mutex_);
+  self_metrics_.push_back(std::move(emit));
 }
 
 void ScrapeRunner::set_config_reload_result(bool success, double timestamp_seconds) {
@@ -204,6 +214,7 @@ std::shared_ptr<const Exposition> ScrapeRunner::collect_and_serialize(ScrapeCoun
     std::lock_guard lock(reload_mutex_);
     self.emit(kConfigLastReloadSuccessful, {}, reload_success_ ? 1 : 0);
     self.emit(kConfigLastReloadSuccessTimestampSeconds, {}, reload_timestamp_);
+    for (const auto& emit : self_metrics_) emit(self);
   }
   out.absorb(std::move(self));
   auto exposition = std::make_shared<Exposition>();

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,9 @@ class ScrapeRunner {
 
   void set_config_reload_result(bool success, double timestamp_seconds);
 
+  // `emit` adds families to the exporter's own metrics on every scrape (the HTTP server's).
+  void add_self_metrics(std::function<void(MetricSink&)> emit);
+
  private:
   struct ScrapeCounts {
     std::uint64_t requests;
@@ -69,6 +73,7 @@ class ScrapeRunner {
   std::mutex reload_mutex_;
   bool reload_success_ = true;
   double reload_timestamp_ = 0;
+  std::vector<std::function<void(MetricSink&)>> self_metrics_;  // under reload_mutex_
 };
 
 }  // namespace memledger

@@ -1,7 +1,7 @@
 #pragma once
 // --web.config.file: TLS and basic auth, in the format of Prometheus' exporter-toolkit so
 // that one file serves node_exporter and this exporter alike. Parsing is pure; loading
-// certificates happens where the TLS context is built (exporter/tls_front.h).
+// certificates happens where the TLS context is built (exporter/tls_context.h).
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -4,12 +4,16 @@
 source "$(dirname "$0")/lib.sh"
 source_dir=$1
 require_command promtool prometheus
+require_command amtool prometheus-alertmanager
 require_python_yaml
 cd "$source_dir/deploy/prometheus"
 
 promtool check rules memledger_rules.yml
 promtool test rules memledger_rules_test.yml
 promtool check config prometheus.yml
+promtool check config prometheus_fleet.yml
+promtool check config prometheus_federation.yml
+amtool check-config ../alertmanager/alertmanager.yml
 
 # Every alert has a summary, a description and a severity, and is exercised by the tests.
 "$PYTHON" - <<'PY'
@@ -26,7 +30,7 @@ for group in rules["groups"]:
         name = rule.get("alert")
         if not name:
             continue
-        for key in ("summary", "description"):
+        for key in ("summary", "description", "runbook"):
             if not rule.get("annotations", {}).get(key):
                 problems.append(f"{name}: no {key}")
         if not rule.get("labels", {}).get("severity"):

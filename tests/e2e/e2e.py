@@ -7,6 +7,8 @@ import gzip
 import http.client
 import os
 import re
+import resource
+import selectors
 import shutil
 import signal
 import socket
@@ -14,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SKIP = 77  # CTest's SKIP_RETURN_CODE for these tests
@@ -259,3 +262,107 @@ def write(path, text):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def raise_own_fd_limit(needed):
+    """At least `needed` descriptors for this process and the daemons it starts (root may
+    raise the hard limit too); skips the test when that is not allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (needed, hard if hard == resource.RLIM_INFINITY else max(hard, needed)))
+    except (ValueError, OSError):
+        skip("cannot raise the fd limit to %d (hard limit %d)" % (needed, hard))
+
+
+def client_hello():
+    """The bytes of a real TLS ClientHello, to trickle without ever finishing it."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+class Load(threading.Thread):
+    """Holds `idle` connections that send nothing and `trickling` ones that send `payload`
+    one byte per `interval` seconds; a connection the server closes is opened again (at
+    most `reopen_per_tick` per tick, as real clients would back off)."""
+
+    def __init__(self, port, idle, trickling, payload, interval=0.1, reopen_per_tick=50):
+        super().__init__(daemon=True)
+        self.port, self.payload, self.interval = port, payload, interval
+        self.reopen_per_tick = reopen_per_tick
+        self.selector = selectors.DefaultSelector()
+        self.stop_event = threading.Event()
+        self.closed_by_server = 0
+        self.wanted = [("idle", None)] * idle + [("trickle", None)] * trickling
+        self.pending = list(range(len(self.wanted)))  # slots to (re)open
+        self.slots = [None] * len(self.wanted)  # socket, bytes sent
+        self.open_some(len(self.pending))
+
+    def open_some(self, count):
+        for _ in range(min(count, len(self.pending))):
+            slot = self.pending.pop()
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+            except OSError:
+                self.pending.append(slot)
+                return
+            sock.setblocking(False)
+            self.slots[slot] = [sock, 0]
+            self.selector.register(sock, selectors.EVENT_READ, slot)
+
+    def close_slot(self, slot):
+        sock = self.slots[slot][0]
+        self.selector.unregister(sock)
+        sock.close()
+        self.slots[slot] = None
+        self.pending.append(slot)
+
+    def run(self):
+        next_tick = time.monotonic()
+        while not self.stop_event.is_set():
+            for key, _ in self.selector.select(timeout=max(0, next_tick - time.monotonic())):
+                try:
+                    data = key.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    self.closed_by_server += 1
+                    self.close_slot(key.data)
+            if time.monotonic() < next_tick:
+                continue
+            next_tick += self.interval
+            for slot, (kind, _) in enumerate(self.wanted):
+                entry = self.slots[slot]
+                if kind != "trickle" or entry is None:
+                    continue
+                sock, sent = entry
+                try:
+                    if sent < len(self.payload):
+                        sock.send(self.payload[sent:sent + 1])
+                        entry[1] += 1
+                except OSError:
+                    self.closed_by_server += 1
+                    self.close_slot(slot)
+            self.open_some(self.reopen_per_tick)
+
+    def open_count(self):
+        return sum(1 for entry in self.slots if entry is not None)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join()
+        for slot, entry in enumerate(self.slots):
+            if entry is not None:
+                self.close_slot(slot)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `memledger_exporter explain` on the running machine: exits 0, prints the ledger table
 # with its unexplained row and a verdict, and --json is valid JSON whose ledger ends with
-# the unexplained category. Usage: explain_live.sh BINARY PYTHON
+# the unexplained category; --interval reports the change and what grew. Usage: explain_live.sh BINARY PYTHON
 set -eu
 binary=$1
 python=$2
@@ -25,5 +25,15 @@ categories = report["ledger"]["categories"]
 assert categories[-1]["category"] == "unexplained", categories[-1]
 assert sum(c["bytes"] for c in categories) == report["memtotal_bytes"], "categories do not sum to MemTotal"
 '
+
+# --interval: two collections a second apart through one set of live collectors.
+"$binary" explain --interval=1 --json | "$python" -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["interval_seconds"] == 1, report.get("interval_seconds")
+assert isinstance(report["grew"], list), "no grew[] with --interval"
+assert all(row["bytes"] >= 1 << 20 for row in report["grew"]), report["grew"]
+assert any("change_bytes" in c for c in report["ledger"]["categories"]), "no change column"
+'
 cat "$out"
-echo "ok: explain prints the ledger table and valid JSON"
+echo "ok: explain prints the ledger table and valid JSON, and --interval what grew"

@@ -203,3 +203,27 @@ TEST_CASE("explain names the culprit of growth over --interval") {
             .find("[abnormal] unexplained grew by 256.0 MiB in 10 s: 256.0 MiB of pipe buffers written by "
                   "plumber, in anon_pipe_write") != std::string::npos);
 }
+
+TEST_CASE("explain --interval lists what grew in the window, as text and as JSON") {
+  Host before(16 * GiB), after(16 * GiB);
+  before.category("unexplained", 10 * MiB);
+  after.category("unexplained", 90 * MiB);
+  testing::add_gauge(after.sink, "memledger_blackhole_bytes", {{"site", "tcp_sendmsg_locked"}, {"group", "curl"}},
+                     64 * MiB);
+  ExplainInput in;
+  in.earlier = before.sink.families();
+  in.families = after.sink.families();
+  in.interval_seconds = 5;
+  std::string text = render_explain(in, {false, false});
+  CHECK(text.find("\nGrew in the last 5 s\n    TCP send buffers (page frags) (tcp_sendmsg_locked) by curl    +64.0 MiB\n") !=
+        std::string::npos);
+  CHECK(render_explain(in, {true, false})
+            .find("\"grew\":[{\"name\":\"TCP send buffers (page frags) (tcp_sendmsg_locked) by curl\",\"bytes\":67108864}]") !=
+        std::string::npos);
+
+  ExplainInput quiet;
+  quiet.earlier = before.sink.families();
+  quiet.families = before.sink.families();
+  quiet.interval_seconds = 5;
+  CHECK(render_explain(quiet, {false, false}).find("nothing grew by 1 MiB or more") != std::string::npos);
+}

@@ -172,3 +172,12 @@ TEST_CASE("parse_cli takes --web.config.file and --web.request-timeout") {
   CHECK_FALSE(parse_cli({"--web.request-timeout=50ms"}).error.empty()); // below 100ms
   CHECK_FALSE(parse_cli({"--web.config.file"}).error.empty());          // no value
 }
+
+TEST_CASE("parse_cli takes --web.max-connections") {
+  auto cli = parse_cli({"--web.max-connections=10000"});
+  REQUIRE(cli.error.empty());
+  CHECK(cli.options.http.max_connections == 10000);
+  CHECK(parse_cli({}).options.http.max_connections == 4096);
+  CHECK_FALSE(parse_cli({"--web.max-connections=8"}).error.empty());  // below 16
+  CHECK_FALSE(parse_cli({"--web.max-connections=many"}).error.empty());
+}
