@@ -5,7 +5,7 @@ For each victim size (8 and 16 GiB of private 4 KiB pages, one victim at a time)
 victim (tests/bench/mmap_victim.cpp) times mmap+munmap of one page in a loop while a
 reader scrapes once a second for --seconds:
   idle                       nobody reads it
-  memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes default
+  memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes 64 MiB
   memledger smaps_rollup     the same with pagemap off (pagemap_min_rss_bytes huge)
   process-exporter           -gather-smaps=true (when installed)
 The victim runs at SCHED_FIFO (--no-realtime: not), so that what delays it is the mmap
@@ -111,7 +111,7 @@ def main():
         sys.exit("pss_bench.py needs root (other processes' pagemap pfns, /proc/kpagecount)")
     workdir = tempfile.mkdtemp(prefix="memledger-pss-bench-")
     configs = {}
-    for name, pagemap_min in (("pagemap", None), ("smaps_rollup", 1 << 50)):
+    for name, pagemap_min in (("pagemap", 64 << 20), ("smaps_rollup", 1 << 50)):
         path = os.path.join(workdir, name + ".yml")
         with open(path, "w") as f:
             f.write("collectors:\n  process:\n    large_process_refresh_seconds: 0\n"
