@@ -61,6 +61,7 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
+	python3 tests/bench/sockets_bench.py $(BUILD_DIR)/memledger_exporter
 	python3 tests/bench/frontdoor_bench.py --exporter $(BUILD_DIR)/memledger_exporter
 	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
 	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim

@@ -12,6 +12,7 @@
 #include "collectors/process.h"
 #include "collectors/shmem.h"
 #include "collectors/slab.h"
+#include "collectors/sockets.h"
 #include "collectors/vmalloc.h"
 #include "collectors/zoneinfo.h"
 
@@ -22,7 +23,7 @@ const std::vector<const CollectorInfo*>& collector_catalog() {
       &kMeminfoCollector,   &kSlabCollector,    &kVmallocCollector, &kHugepagesCollector,
       &kLruCollector,       &kZoneinfoCollector, &kProcessCollector, &kLedgerCollector,
       &kBalloonCollector,   &kShmemCollector,    &kCgroupCollector,  &kBuddyinfoCollector,
-      &kAllocinfoCollector, &kPagecensusCollector,
+      &kAllocinfoCollector, &kPagecensusCollector, &kSocketsCollector,
   };
   return catalog;
 }

@@ -1,7 +1,5 @@
 #include "collectors/shmem.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -150,44 +148,13 @@ class SystemShmemProbe final : public ShmemProbe {
     }
     return usage;
   }
-
-  bool deleted_open_files(const std::string& fd_directory, std::vector<OpenFile>& out) override {
-    DIR* dir = ::opendir(fd_directory.c_str());
-    if (!dir) return false;
-    constexpr std::string_view kDeleted = " (deleted)";
-    char link[4096];
-    while (const dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
-      // readlink only formats a path; stat is done for deleted files alone, so a hung
-      // network filesystem behind some other descriptor cannot stall the scrape.
-      ssize_t n = ::readlinkat(::dirfd(dir), entry->d_name, link, sizeof link);
-      if (n <= 0) continue;
-      std::string_view target(link, static_cast<std::size_t>(n));
-      if (target.size() < kDeleted.size() || target.substr(target.size() - kDeleted.size()) != kDeleted) {
-        continue;
-      }
-      struct stat st {};
-      if (::fstatat(::dirfd(dir), entry->d_name, &st, 0) != 0) continue;
-      if (!S_ISREG(st.st_mode) || st.st_nlink != 0) continue;
-      OpenFile file;
-      file.major = ::major(st.st_dev);
-      file.minor = ::minor(st.st_dev);
-      file.inode = st.st_ino;
-      file.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
-      file.memfd = text::starts_with(target, "/memfd:");
-      out.push_back(file);
-    }
-    ::closedir(dir);
-    return true;
-  }
 };
-
-bool is_pid(std::string_view name) { return !name.empty() && text::to_u64(name).has_value(); }
 
 class ShmemCollector final : public Collector {
  public:
-  ShmemCollector(const ShmemConfig& config, std::unique_ptr<ShmemProbe> probe)
-      : config_(config), probe_(std::move(probe)) {}
+  ShmemCollector(const ShmemConfig& config, std::unique_ptr<ShmemProbe> probe,
+                 std::shared_ptr<DescriptorScanCache> descriptors)
+      : config_(config), probe_(std::move(probe)), descriptors_(std::move(descriptors)) {}
   std::string_view name() const override { return "shmem"; }
 
   void collect(Snapshot& snapshot, MetricSink& sink) override {
@@ -274,23 +241,16 @@ class ShmemCollector final : public Collector {
     return static_cast<std::int64_t>(resident);
   }
 
-  // Listing every descriptor of every process costs ~10 us per descriptor: a scan serves
-  // the scrapes of open_files_refresh_seconds, and its age is exported.
+  // The descriptor scan (shared with the sockets collector) serves the scrapes of
+  // open_files_refresh_seconds, and its age is exported.
   std::int64_t collect_open_files(Snapshot& snapshot, const std::vector<MountEntry>& mounts,
                                   MetricSink& sink) {
-    auto now = std::chrono::steady_clock::now();
-    bool due = !last_scan_ || now - *last_scan_ >= std::chrono::duration<double>(config_.open_files_refresh_seconds);
-    if (due) {
-      files_.clear();
-      unreadable_ = 0;
-      for (const auto& name : snapshot.list(Root::proc, "")) {
-        if (!is_pid(name)) continue;
-        if (!probe_->deleted_open_files(snapshot.path(Root::proc, name + "/fd"), files_)) ++unreadable_;
-      }
-      last_scan_ = now;
+    auto scan = descriptors_->scan(snapshot, config_.open_files_refresh_seconds);
+    std::vector<OpenFile> files;
+    for (const auto& process : scan->processes) {
+      files.insert(files.end(), process.descriptors.deleted_files.begin(), process.descriptors.deleted_files.end());
     }
-    const std::uint64_t unreadable = unreadable_;
-    OpenFileSummary summary = summarize_deleted_open_files(mounts, files_);
+    OpenFileSummary summary = summarize_deleted_open_files(mounts, files);
     for (std::size_t i = 0; i < mounts.size(); ++i) {
       const auto& mount = mounts[i];
       sink.emit(kTmpfsDeletedOpenFiles, {mount.mountpoint}, static_cast<double>(summary.per_mount[i].files));
@@ -298,8 +258,8 @@ class ShmemCollector final : public Collector {
     }
     sink.emit(kMemfdFiles, {}, static_cast<double>(summary.memfd.files));
     sink.emit(kMemfdBytes, {}, static_cast<double>(summary.memfd.bytes));
-    sink.emit(kShmemOpenFilesScanAgeSeconds, {}, std::chrono::duration<double>(now - *last_scan_).count());
-    sink.emit(kShmemUnscannedProcesses, {}, static_cast<double>(unreadable));
+    sink.emit(kShmemOpenFilesScanAgeSeconds, {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - scan->taken).count());
+    sink.emit(kShmemUnscannedProcesses, {}, static_cast<double>(scan->unreadable));
     return static_cast<std::int64_t>(summary.memfd.bytes);
   }
 
@@ -307,9 +267,7 @@ class ShmemCollector final : public Collector {
   std::unique_ptr<ShmemProbe> probe_;
   bool via_init_root_ = false;
   std::size_t hidden_ = 0;
-  std::optional<std::chrono::steady_clock::time_point> last_scan_;
-  std::vector<OpenFile> files_;  // of the last scan
-  std::uint64_t unreadable_ = 0;
+  std::shared_ptr<DescriptorScanCache> descriptors_;
 };
 
 }  // namespace
@@ -323,16 +281,18 @@ const CollectorInfo kShmemCollector{
     "Shmem by owner: tmpfs mounts, System V segments, memfd and deleted open files",
     {&kTmpfsUsedBytes, &kTmpfsSizeBytes, &kTmpfsUnmeasuredMounts, &kShmemUnattributedBytes, &kSysvShmSegments, &kSysvShmSizeBytes, &kSysvShmBytes, &kSysvShmOrphanedSegments, &kSysvShmOrphanedBytes, &kTmpfsDeletedOpenFiles, &kTmpfsDeletedOpenBytes, &kMemfdFiles, &kMemfdBytes, &kShmemOpenFilesScanAgeSeconds, &kShmemUnscannedProcesses},
     [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
-      return make_shmem_collector_with_probe(shmem_config(options), make_system_shmem_probe());
+      return make_shmem_collector_with_probe(shmem_config(options), make_system_shmem_probe(),
+                                             shared_descriptor_scan_cache());
     }};
 
 ShmemConfig shmem_config(const CollectorOptions& options) {
   return ShmemConfig{options.boolean("scan_open_files"), options.seconds("open_files_refresh_seconds")};
 }
 
-std::unique_ptr<Collector> make_shmem_collector_with_probe(const ShmemConfig& config,
-                                                           std::unique_ptr<ShmemProbe> probe) {
-  return std::make_unique<ShmemCollector>(config, std::move(probe));
+std::unique_ptr<Collector> make_shmem_collector_with_probe(
+    const ShmemConfig& config, std::unique_ptr<ShmemProbe> probe,
+    std::shared_ptr<DescriptorScanCache> descriptors) {
+  return std::make_unique<ShmemCollector>(config, std::move(probe), std::move(descriptors));
 }
 
 }  // namespace memledger

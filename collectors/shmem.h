@@ -13,6 +13,7 @@
 
 #include "collectors/collector.h"
 #include "procfs/mountinfo.h"
+#include "procfs/pid_fds.h"
 #include "collectors/registry.h"
 
 namespace memledger {
@@ -32,15 +33,6 @@ struct FilesystemUsage {
   std::optional<std::uint64_t> used_bytes;  // pages held, resident or swapped out
 };
 
-// One open file of a process, as stat(2) on /proc/<pid>/fd/<n> sees it.
-struct OpenFile {
-  std::uint32_t major = 0;
-  std::uint32_t minor = 0;
-  std::uint64_t inode = 0;
-  std::uint64_t allocated_bytes = 0;  // st_blocks x 512: pages held, not the file size
-  bool memfd = false;                 // the link reads "/memfd:..."
-};
-
 // The system calls behind the collector, replaceable in tests.
 class ShmemProbe {
  public:
@@ -48,9 +40,6 @@ class ShmemProbe {
   // statfs of a path, nullopt when it cannot be measured or is not on device major:minor.
   virtual std::optional<FilesystemUsage> usage(const std::string& path, std::uint32_t major,
                                                std::uint32_t minor) = 0;
-  // The regular files with no name left (st_nlink 0) that the fd directory holds open.
-  // Returns false when the directory cannot be read (process gone, or not permitted).
-  virtual bool deleted_open_files(const std::string& fd_directory, std::vector<OpenFile>& out) = 0;
 };
 
 std::unique_ptr<ShmemProbe> make_system_shmem_probe();
@@ -75,7 +64,9 @@ struct ShmemConfig {
 
 extern const CollectorInfo kShmemCollector;
 ShmemConfig shmem_config(const CollectorOptions& options);
-std::unique_ptr<Collector> make_shmem_collector_with_probe(const ShmemConfig& config,
-                                                           std::unique_ptr<ShmemProbe> probe);
+// The deleted open files come from `descriptors`, the scan shared with other collectors.
+std::unique_ptr<Collector> make_shmem_collector_with_probe(
+    const ShmemConfig& config, std::unique_ptr<ShmemProbe> probe,
+    std::shared_ptr<DescriptorScanCache> descriptors);
 
 }  // namespace memledger

@@ -128,9 +128,15 @@ std::shared_ptr<const Exposition> ScrapeRunner::scrape() {
   ++requests_;
   if (in_flight_) {
     const std::uint64_t joined = generation_;
+    ++joiners_;
     flight_done_.wait(lock, [&] { return generation_ != joined; });
-    if (latest_error_) std::rethrow_exception(latest_error_);
-    return latest_;
+    std::shared_ptr<const Exposition> shared = latest_;
+    std::exception_ptr error = latest_error_;
+    // The last one to take the shared collection lets it go: nothing stays resident
+    // between scrapes but what the collectors keep.
+    if (--joiners_ == 0) latest_.reset();
+    if (error) std::rethrow_exception(error);
+    return shared;
   }
   in_flight_ = true;
   ++collections_;
@@ -147,7 +153,7 @@ std::shared_ptr<const Exposition> ScrapeRunner::scrape() {
   // back to the kernel, so that resident memory between scrapes is what stays in use.
   ::malloc_trim(0);
   lock.lock();
-  latest_ = result;
+  latest_ = joiners_ > 0 ? result : nullptr;
   latest_error_ = error;
   in_flight_ = false;
   ++generation_;

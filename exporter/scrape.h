@@ -65,7 +65,8 @@ class ScrapeRunner {
   std::condition_variable flight_done_;
   bool in_flight_ = false;
   std::uint64_t generation_ = 0;
-  std::shared_ptr<const Exposition> latest_;
+  std::shared_ptr<const Exposition> latest_;  // held only while joiners take it
+  std::size_t joiners_ = 0;                    // requests waiting on the flight
   std::exception_ptr latest_error_;  // what the last collection threw, for those who joined it
   std::uint64_t requests_ = 0;
   std::uint64_t collections_ = 0;

@@ -23,9 +23,7 @@ const std::string kHost = std::string(MEMLEDGER_FIXTURES) + "/shmem/linux-6.18-f
 class FakeProbe final : public ShmemProbe {
  public:
   std::map<std::string, FilesystemUsage> usage_by_path;
-  std::map<std::string, std::vector<OpenFile>> files_by_fd_directory;
   std::vector<std::string> asked;
-  int fd_listings = 0;
 
   std::optional<FilesystemUsage> usage(const std::string& path, std::uint32_t, std::uint32_t) override {
     asked.push_back(path);
@@ -33,14 +31,28 @@ class FakeProbe final : public ShmemProbe {
     if (it == usage_by_path.end()) return std::nullopt;
     return it->second;
   }
-  bool deleted_open_files(const std::string& fd_directory, std::vector<OpenFile>& out) override {
+};
+
+class FakeLister final : public DescriptorLister {
+ public:
+  std::map<std::string, std::vector<OpenFile>> files_by_fd_directory;
+  int fd_listings = 0;
+
+  bool list(const std::string& fd_directory, ProcessDescriptors& out) override {
     ++fd_listings;
     auto it = files_by_fd_directory.find(fd_directory);
     if (it == files_by_fd_directory.end()) return false;
-    out.insert(out.end(), it->second.begin(), it->second.end());
+    out.deleted_files.insert(out.deleted_files.end(), it->second.begin(), it->second.end());
     return true;
   }
 };
+
+// A collector over a fake probe and its own descriptor scans through `lister`.
+std::unique_ptr<Collector> shmem_collector(const ShmemConfig& config, std::unique_ptr<FakeProbe> probe,
+                                           std::unique_ptr<FakeLister> lister = std::make_unique<FakeLister>()) {
+  return make_shmem_collector_with_probe(config, std::move(probe),
+                                         std::make_shared<DescriptorScanCache>(std::move(lister)));
+}
 
 }  // namespace
 
@@ -133,9 +145,10 @@ TEST_CASE("the shmem collector names the mounts, segments and files that hold Sh
   probe->usage_by_path[root + "/dev/shm"] = {25276502016ull, 100 * MiB};
   probe->usage_by_path[root + "/sys/fs/cgroup"] = {12638248960ull, 0};
   // /mnt/sandboxing/... is not measurable here (say, mounted without a size limit).
-  probe->files_by_fd_directory[kHost + "/proc/1/fd"] = {};  // no pid dirs in the fixture
+  auto lister = std::make_unique<FakeLister>();
+  lister->files_by_fd_directory[kHost + "/proc/1/fd"] = {};  // no pid dirs in the fixture
   FakeProbe* fake = probe.get();
-  auto collector = make_shmem_collector_with_probe(ShmemConfig{}, std::move(probe));
+  auto collector = shmem_collector(ShmemConfig{}, std::move(probe), std::move(lister));
   Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});
   MetricSink sink;
   collector->collect(snapshot, sink);
@@ -163,7 +176,7 @@ TEST_CASE("scan_open_files: false leaves /proc/<pid>/fd alone") {
   auto probe = std::make_unique<FakeProbe>();
   ShmemConfig config;
   config.scan_open_files = false;
-  auto collector = make_shmem_collector_with_probe(config, std::move(probe));
+  auto collector = shmem_collector(config, std::move(probe));
   Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});
   MetricSink sink;
   collector->collect(snapshot, sink);
@@ -173,11 +186,11 @@ TEST_CASE("scan_open_files: false leaves /proc/<pid>/fd alone") {
 
 TEST_CASE("one scan of the descriptors serves the scrapes of open_files_refresh_seconds") {
   for (double refresh : {60.0, 0.0}) {
-    auto probe = std::make_unique<FakeProbe>();
-    FakeProbe* fake = probe.get();
+    auto lister = std::make_unique<FakeLister>();
+    FakeLister* fake = lister.get();
     ShmemConfig config;
     config.open_files_refresh_seconds = refresh;
-    auto collector = make_shmem_collector_with_probe(config, std::move(probe));
+    auto collector = shmem_collector(config, std::make_unique<FakeProbe>(), std::move(lister));
     for (int scrape = 0; scrape < 3; ++scrape) {
       Snapshot snapshot(SourceRoots{kHost + "/proc", kHost + "/sys"});
       MetricSink sink;
