@@ -7,8 +7,9 @@ RUN_ARGS ?=
 FUZZ_SECONDS ?= 20
 
 BUILD_PACKAGES := cmake g++ make prometheus-cpp-dev libcivetweb-dev libspdlog-dev catch2 \
-  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev nlohmann-json3-dev libasio-dev
-TEST_PACKAGES := prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
+  libyaml-cpp-dev libcrypt-dev libssl-dev zlib1g-dev nlohmann-json3-dev libasio-dev libbpf-dev \
+  bpftool clang-14 pkg-config linux-libc-dev
+TEST_PACKAGES := linux-perf prometheus prometheus-node-exporter prometheus-process-exporter smem curl \
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
   openssl util-linux systemd-container chromium victoria-metrics prometheus-alertmanager
 
@@ -63,8 +64,13 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
 	python3 tests/bench/sockets_bench.py $(BUILD_DIR)/memledger_exporter
 	python3 tests/bench/frontdoor_bench.py --exporter $(BUILD_DIR)/memledger_exporter
+<<<<<<< HEAD
 	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
 	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
+=======
+	MEMLEDGER_BENCH_COMMAND="make bench" \
+	  python3 tests/bench/blackhole_bench.py --exporter $(BUILD_DIR)/memledger_exporter
+>>>>>>> main
 
 # Regenerates the golden expositions tests/golden/<host>.prom from the fixture hosts in
 # tests/fixtures/hosts/ (tests/golden/golden.py); review `git diff tests/golden` after.

@@ -2,6 +2,7 @@
 
 #include "collectors/allocinfo.h"
 #include "collectors/balloon.h"
+#include "collectors/blackhole.h"
 #include "collectors/buddyinfo.h"
 #include "collectors/cgroup.h"
 #include "collectors/hugepages.h"
@@ -23,7 +24,7 @@ const std::vector<const CollectorInfo*>& collector_catalog() {
       &kMeminfoCollector,   &kSlabCollector,    &kVmallocCollector, &kHugepagesCollector,
       &kLruCollector,       &kZoneinfoCollector, &kProcessCollector, &kLedgerCollector,
       &kBalloonCollector,   &kShmemCollector,    &kCgroupCollector,  &kBuddyinfoCollector,
-      &kAllocinfoCollector, &kPagecensusCollector, &kSocketsCollector,
+      &kAllocinfoCollector, &kPagecensusCollector, &kSocketsCollector, &kBlackholeCollector,
   };
   return catalog;
 }

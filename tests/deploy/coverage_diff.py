@@ -5,7 +5,8 @@
 
 Prints one line per loss and exits 1 if there is any: a collector that fails where it
 succeeded as root, a ledger input replaced by its fallback, or a gauge counting what
-could not be read (processes, mounts) above root's figure. Process counts get a slack
+could not be read (processes, mounts) above root's figure, or the blackhole tracer inactive
+for a reason root's is not. Process counts get a slack
 of PROCESS_SLACK: processes exiting between the two collections are counted too.
 """
 import re
@@ -38,6 +39,8 @@ def losses(root, other):
             found.append(f"collector {m.group(1)} fails")
         if name.startswith("memledger_ledger_fallback{") and value == 1 and root.get(name) != 1:
             found.append(f"fallback {name}")
+        if name.startswith("memledger_blackhole_tracer_inactive_reason{") and value == 1 and name not in root:
+            found.append(f"blackhole tracer {name}")
     for name, slack in INCOMPLETENESS.items():
         if name in root and other.get(name, 0) > root[name] + slack:
             found.append(f"{name} {other[name]:g} (root {root[name]:g})")

@@ -16,7 +16,7 @@ import sys
 
 import yaml
 
-CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE"}
+CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE", "SYS_ADMIN", "SYSLOG"}
 API_VERSIONS = {"DaemonSet": "apps/v1", "Service": "v1", "ServiceMonitor": "monitoring.coreos.com/v1"}
 
 

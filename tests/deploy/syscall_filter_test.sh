@@ -61,13 +61,14 @@ def expand(names, seen=None):
         out |= expand(members)
     return out
 
-allowed, denied = set(), set()
+# systemd.exec(5): the first (allow) list sets the default; each later line adds to it or,
+# inverted, removes from it, in order.
+allowed = set()
 for value in settings["SystemCallFilter"]:
     if value.startswith("~"):
-        denied |= expand(value[1:].split())
+        allowed -= expand(value[1:].split())
     else:
         allowed |= expand(value.split())
-allowed -= denied
 families = set(settings["RestrictAddressFamilies"][0].split())
 
 used, sockets = set(), set()

@@ -76,7 +76,10 @@ binds=(--bind="$work/out:/out" --bind-ro="$work/opt:/opt/memledger"
   --bind-ro="$source_dir/config/memledger_exporter.yml:/etc/memledger_exporter/memledger_exporter.yml"
   --bind-ro="$work/shadow:/etc/shadow" --bind-ro="$work/ssh:/etc/ssh")
 for f in "$work"/units/*; do binds+=(--bind-ro="$f:/etc/systemd/system/$(basename "$f")"); done
+# CAP_SYSLOG (the blackhole tracer's kallsyms addresses) is outside nspawn's default
+# capability set: add it, so that the container can grant the unit everything it asks for.
 timeout 90 systemd-nspawn --quiet --directory=/ --volatile=yes --private-network --register=no \
+  --capability=CAP_SYSLOG \
   "${scope[@]}" --machine="memledger-test-$$" "${binds[@]}" \
   --boot systemd.firstboot=off systemd.wants=memledger-test-probe.service >"$work/boot.log" 2>&1 || true
 if [[ ! -e $work/out/started ]]; then
