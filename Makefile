@@ -64,13 +64,10 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
 	python3 tests/bench/sockets_bench.py $(BUILD_DIR)/memledger_exporter
 	python3 tests/bench/frontdoor_bench.py --exporter $(BUILD_DIR)/memledger_exporter
-<<<<<<< HEAD
-	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
-	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
-=======
 	MEMLEDGER_BENCH_COMMAND="make bench" \
 	  python3 tests/bench/blackhole_bench.py --exporter $(BUILD_DIR)/memledger_exporter
->>>>>>> main
+	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
+	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
 
 # Regenerates the golden expositions tests/golden/<host>.prom from the fixture hosts in
 # tests/fixtures/hosts/ (tests/golden/golden.py); review `git diff tests/golden` after.
