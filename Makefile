@@ -54,10 +54,11 @@ fuzz: test-deps
 # floor, node_exporter and process-exporter with 1,000 and 10,000 extra idle processes
 # (tests/bench/bench.py; BENCH_ARGS=--help lists its options); then the HTTP front door
 # under 1,000 idle and 100 trickling connections next to node_exporter, and its memory per
-# idle connection (tests/bench/frontdoor_bench.py). Not part of `make test`.
+# idle connection (tests/bench/frontdoor_bench.py); then the stall a large process's PSS
+# read causes it (tests/bench/pss_bench.py). Not part of `make test`.
 BENCH_ARGS ?=
 bench: test-deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target memledger_exporter bench_tool mmap_victim
 	MEMLEDGER_BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  python3 tests/bench/bench.py --exporter $(BUILD_DIR)/memledger_exporter \
 	  --tool $(BUILD_DIR)/tests/bench_tool $(BENCH_ARGS)
@@ -65,6 +66,8 @@ bench: test-deps $(BUILD_DIR)/CMakeCache.txt
 	python3 tests/bench/frontdoor_bench.py --exporter $(BUILD_DIR)/memledger_exporter
 	MEMLEDGER_BENCH_COMMAND="make bench" \
 	  python3 tests/bench/blackhole_bench.py --exporter $(BUILD_DIR)/memledger_exporter
+	MEMLEDGER_BENCH_COMMAND="make bench" python3 tests/bench/pss_bench.py \
+	  --exporter $(BUILD_DIR)/memledger_exporter --victim $(BUILD_DIR)/tests/mmap_victim
 
 # Regenerates the golden expositions tests/golden/<host>.prom from the fixture hosts in
 # tests/fixtures/hosts/ (tests/golden/golden.py); review `git diff tests/golden` after.

@@ -21,6 +21,7 @@
 #include "collectors/process_groups.h"
 #include "collectors/worker_pool.h"
 #include "ledger/ledger.h"
+#include "procfs/pagemap_reader.h"
 #include "procfs/pid.h"
 #include "procfs/text.h"
 
@@ -62,6 +63,17 @@ const MetricFamilyDecl kProcessSmapsReadSeconds{
     "Wall time from the first smaps_rollup read of this scrape to the end of the last, on "
     "all reading threads (bounded by smaps_budget_seconds).",
     {}};
+const MetricFamilyDecl kProcessPagemapReads{
+    "memledger_process_pagemap_reads", MetricType::Gauge,
+    "Processes of at least pagemap_min_rss_bytes read this scrape through /proc/<pid>/pagemap "
+    "and /proc/kpagecount instead of smaps_rollup.",
+    {}};
+const MetricFamilyDecl kProcessPagemapFallbacks{
+    "memledger_process_pagemap_fallbacks", MetricType::Gauge,
+    "Processes this scrape that pagemap could not serve (maps or pagemap refused; mappings "
+    "over 8x RSS + 1 GiB; no root: pfns hidden, kpage files unreadable), read through "
+    "smaps_rollup instead.",
+    {}};
 const MetricFamilyDecl kProcessSmapsCacheAgeSeconds{
     "memledger_process_smaps_cache_age_seconds", MetricType::Gauge,
     "Age of the oldest cached smaps_rollup figures used this scrape (0: none).",
@@ -96,6 +108,7 @@ class ProcessCollector final : public Collector {
         budget_(to_duration(config.smaps_budget_seconds)),
         large_rss_bytes_(config.large_process_rss_bytes),
         large_refresh_(to_duration(config.large_process_refresh_seconds)),
+        pagemap_min_rss_bytes_(config.pagemap_min_rss_bytes),
         readers_(threads) {}
 
   std::string_view name() const override { return "process"; }
@@ -104,6 +117,8 @@ class ProcessCollector final : public Collector {
     ++generation_;
     counts_ = {};
     totals_ = Totals{};
+    pagemap_reads_ = 0;
+    pagemap_fallbacks_ = 0;
     groups_.clear();
     list_pids(snapshot);
     read_stats(snapshot);
@@ -113,6 +128,7 @@ class ProcessCollector final : public Collector {
     }
     for (auto& reader : readers_) {
       if (reader.buffer.capacity() > kKeepBufferBytes) std::string().swap(reader.buffer);
+      reader.pagemap.shrink();
     }
     // This scrape's scratch grows with the process count (~150 bytes a process): freed,
     // so that what stays resident between scrapes is the cache alone.
@@ -168,6 +184,7 @@ class ProcessCollector final : public Collector {
   // Each reading thread's buffers, reused across scrapes.
   struct Reader {
     std::string buffer, scratch;
+    PagemapReader pagemap;
   };
   struct GroupTotals {
     ProcessMemory memory;
@@ -259,6 +276,52 @@ class ProcessCollector final : public Collector {
 
   enum class SmapsOutcome { read, exited, unreadable };
 
+  // Large processes through pagemap, whose page walk holds the target's mmap lock one PMD
+  // at a time (procfs/pagemap.h); the rest, and whatever pagemap cannot serve (no root),
+  // through smaps_rollup.
+  SmapsOutcome read_memory(Snapshot& snapshot, Reader& reader, int pid, std::uint64_t stat_rss,
+                           ProcessMemory& memory) {
+    if (stat_rss >= pagemap_min_rss_bytes_) {
+      PagemapFigures figures;
+      switch (pagemap_unavailable_.load(std::memory_order_relaxed)
+                  ? PagemapOutcome::unavailable
+                  : reader.pagemap.read(snapshot, pid, snapshot.page_size(), stat_rss, figures)) {
+        case PagemapOutcome::read:
+          memory = from_pagemap(figures);
+          pagemap_reads_.fetch_add(1, std::memory_order_relaxed);
+          return SmapsOutcome::read;
+        case PagemapOutcome::exited:
+          return SmapsOutcome::exited;
+        case PagemapOutcome::denied:
+        case PagemapOutcome::sparse:
+          pagemap_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case PagemapOutcome::unavailable:
+          // What hides pfns or the kpage files (no root, no CAP_SYS_ADMIN) hides them for
+          // every process: stop trying.
+          pagemap_unavailable_.store(true, std::memory_order_relaxed);
+          pagemap_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+          break;
+      }
+    }
+    return read_smaps(snapshot, reader, pid, memory);
+  }
+
+  static ProcessMemory from_pagemap(const PagemapFigures& f) {
+    ProcessMemory memory;
+    memory.add(MemoryKind::rss, f.rss);
+    memory.add(MemoryKind::pss, f.pss);
+    memory.add(MemoryKind::pss_anon, f.pss_anon);
+    memory.add(MemoryKind::pss_file, f.pss_file);
+    memory.add(MemoryKind::pss_shmem, f.pss_shmem);
+    memory.add(MemoryKind::uss, f.uss);
+    memory.add(MemoryKind::swap, f.swap);
+    // No file exports a swap entry's share count (swp_swapcount): pagemap readings count
+    // each swapped page whole, an upper bound of SwapPss.
+    memory.add(MemoryKind::swap_pss, f.swap);
+    return memory;
+  }
+
   SmapsOutcome read_smaps(Snapshot& snapshot, Reader& reader, int pid, ProcessMemory& memory) {
     std::string& buffer = reader.buffer;
     std::string_view file = whole_smaps_.load(std::memory_order_relaxed) ? "smaps" : "smaps_rollup";
@@ -312,7 +375,8 @@ class ProcessCollector final : public Collector {
         result.step = SmapsStep::over_budget;
         return;
       }
-      SmapsOutcome outcome = read_smaps(snapshot, readers_[worker], work.pid, result.memory);
+      SmapsOutcome outcome =
+          read_memory(snapshot, readers_[worker], work.pid, work.stat_rss, result.memory);
       result.after = clock_();
       switch (outcome) {
         case SmapsOutcome::exited:
@@ -446,6 +510,8 @@ class ProcessCollector final : public Collector {
     for (std::size_t s = 0; s < kStateNames.size(); ++s) {
       sink.emit(kProcesses, {kStateNames[s]}, static_cast<double>(counts_[s]));
     }
+    sink.emit(kProcessPagemapReads, {}, static_cast<double>(pagemap_reads_.load()));
+    sink.emit(kProcessPagemapFallbacks, {}, static_cast<double>(pagemap_fallbacks_.load()));
     sink.emit(kProcessSmapsReadSeconds, {}, std::chrono::duration<double>(totals_.smaps_read_time).count());
     sink.emit(kProcessSmapsCacheAgeSeconds, {}, std::chrono::duration<double>(totals_.max_cache_age).count());
   }
@@ -456,6 +522,9 @@ class ProcessCollector final : public Collector {
   Duration budget_;
   std::uint64_t large_rss_bytes_;
   Duration large_refresh_;
+  std::uint64_t pagemap_min_rss_bytes_;
+  std::atomic<bool> pagemap_unavailable_{false};
+  std::atomic<std::uint64_t> pagemap_reads_{0}, pagemap_fallbacks_{0};  // this scrape's
   std::atomic<double> seconds_per_rss_byte_{kInitialSecondsPerRssByte};
   std::mutex learn_mutex_;
   std::atomic<bool> whole_smaps_{false};  // the kernel has no smaps_rollup: read smaps
@@ -503,6 +572,7 @@ ProcessConfig process_config(const CollectorOptions& options) {
   config.smaps_budget_seconds = options.seconds("smaps_budget_seconds");
   config.large_process_rss_bytes = options.count("large_process_rss_bytes");
   config.large_process_refresh_seconds = options.seconds("large_process_refresh_seconds");
+  config.pagemap_min_rss_bytes = options.count("pagemap_min_rss_bytes");
   config.read_threads = options.count("read_threads");
   return config;
 }
@@ -515,9 +585,10 @@ const CollectorInfo kProcessCollector{
           {"smaps_budget_seconds", OptionDecl::Kind::seconds, "1.0"},
           {"large_process_rss_bytes", OptionDecl::Kind::count, "1073741824"},
           {"large_process_refresh_seconds", OptionDecl::Kind::seconds, "60"},
+          {"pagemap_min_rss_bytes", OptionDecl::Kind::count, "1099511627776"},
           {"read_threads", OptionDecl::Kind::count, "2", 1}}},
     "per-process RSS/PSS/USS/swap by group within a time budget, and the pss ledger",
-    {&kProcessMemoryBytes, &kProcessGroupProcesses, &kProcessesPssBytes, &kProcessesRssBytes, &kProcessesUnmeasuredRssBytes, &kProcesses, &kProcessSmapsReadSeconds, &kProcessSmapsCacheAgeSeconds},
+    {&kProcessMemoryBytes, &kProcessGroupProcesses, &kProcessesPssBytes, &kProcessesRssBytes, &kProcessesUnmeasuredRssBytes, &kProcesses, &kProcessSmapsReadSeconds, &kProcessSmapsCacheAgeSeconds, &kProcessPagemapReads, &kProcessPagemapFallbacks},
     [](const CollectorOptions& options) -> std::unique_ptr<Collector> {
       ProcessConfig config = process_config(options);
       return std::make_unique<ProcessCollector>(config, [] { return std::chrono::steady_clock::now(); },

@@ -39,6 +39,8 @@ struct ProcessConfig {
   double smaps_budget_seconds = 1.0;
   std::uint64_t large_process_rss_bytes = 1ull << 30;
   double large_process_refresh_seconds = 60;
+  // From this RSS on, PSS comes from pagemap (bounded lock hold) instead of smaps_rollup.
+  std::uint64_t pagemap_min_rss_bytes = 1ull << 40;  // opt-in: see the README
   std::size_t read_threads = 2;  // threads reading /proc/<pid> files at once
 };
 

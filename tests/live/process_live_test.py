@@ -7,6 +7,13 @@
                                    fail the collector
     process_live_test.py nonroot   as nobody: what is readable, the rest counted, no log flood
     process_live_test.py budget    a tiny smaps budget holds with a 2 GiB process present
+    process_live_test.py pagemap_accuracy  pagemap figures agree with smaps_rollup's on private
+                                   anonymous memory, fork copy-on-write, shared file, shmem,
+                                   transparent huge pages (and swap where there is swap)
+    process_live_test.py pagemap_churn     processes exiting and exec'ing while pagemap reads
+                                   them never fail the collector nor log
+    process_live_test.py pagemap_nonroot   as nobody pagemap falls back to smaps_rollup, counted,
+                                   without a log line
 
 MEMLEDGER_BINARY names the exporter. Every process started here is stopped by its pid.
 """
@@ -145,7 +152,7 @@ def test_hostile():
     print("hostile names exported as escaped, valid UTF-8 labels; promtool is silent")
 
 
-def test_churn():
+def test_churn(config_args=()):
     require_root()
     stop = threading.Event()
     spawned = [0]
@@ -163,7 +170,7 @@ def test_churn():
         t.start()
     failures, vanished, scrapes = 0, 0, 50
     try:
-        with Daemon() as daemon:
+        with Daemon(*config_args) as daemon:
             for _ in range(scrapes):
                 text = get(daemon.port).text()
                 if not process_ok(text):
@@ -181,7 +188,7 @@ def test_churn():
     check(spawned[0] > scrapes, "too little churn to prove anything")
 
 
-def test_nonroot():
+def test_nonroot(config_args=()):
     require_root()  # to become nobody
     nobody = 65534
 
@@ -195,7 +202,8 @@ def test_nonroot():
     with Children() as children:
         for _ in range(20):  # root's processes, whose smaps_rollup nobody may not read
             children.start(["sleep", "600"])
-        raw, log = run_once("--no-collector.slab", "--no-collector.vmalloc", preexec=drop)
+        raw, log = run_once("--no-collector.slab", "--no-collector.vmalloc", *config_args,
+                            preexec=drop)
     text = raw.decode()
     counted = states(text)
     print("as nobody: %s; stderr %d line(s)" % (counted, len(log.splitlines())))
@@ -247,8 +255,132 @@ def test_budget():
               "with the default budget the 2 GiB process's PSS is missing")
 
 
+PAGEMAP_VICTIM = r"""
+import ctypes, mmap, os, sys, tempfile, time
+libc = ctypes.CDLL(None)
+MiB = 1 << 20
+PRIVATE = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS  # python's default is MAP_SHARED: shmem
+def name(comm):
+    libc.prctl(%(PR_SET_NAME)d, comm, 0, 0, 0)
+def fork():
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL: dies with the test's child
+    return pid
+def touch(m, size, value=1):
+    for i in range(0, size, 4096):
+        m[i] = value
+kind = sys.argv[1]
+if kind == "anon":
+    name(b"mlpm_anon"); m = mmap.mmap(-1, 64 * MiB, flags=PRIVATE); m.madvise(mmap.MADV_NOHUGEPAGE); touch(m, 64 * MiB)
+elif kind == "cow":
+    m = mmap.mmap(-1, 64 * MiB, flags=PRIVATE); m.madvise(mmap.MADV_NOHUGEPAGE); touch(m, 64 * MiB)
+    name(b"mlpm_cow")
+    if fork() == 0:
+        touch(m, 16 * MiB, 2)  # a quarter copied, the rest shared with the parent
+elif kind == "file":
+    name(b"mlpm_file")
+    f = tempfile.TemporaryFile(dir=sys.argv[2]); f.write(b"y" * (32 * MiB)); f.flush()
+    m = mmap.mmap(f.fileno(), 32 * MiB, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+    sum(m[i] for i in range(0, 32 * MiB, 4096))
+    if fork() == 0:
+        sum(m[i] for i in range(0, 16 * MiB, 4096))  # half the file mapped twice
+elif kind == "shmem":
+    name(b"mlpm_shmem")
+    fd = os.memfd_create("mlpm"); os.ftruncate(fd, 32 * MiB)
+    m = mmap.mmap(fd, 32 * MiB, flags=mmap.MAP_SHARED); touch(m, 32 * MiB)
+    if fork() == 0:
+        touch(m, 8 * MiB, 2)
+elif kind == "thp":
+    name(b"mlpm_thp")
+    m = mmap.mmap(-1, 66 * MiB, flags=PRIVATE); m.madvise(mmap.MADV_HUGEPAGE); touch(m, 66 * MiB)
+open(os.path.join(sys.argv[2], kind + "." + str(os.getpid())), "w").close()
+time.sleep(600)
+""" % {"PR_SET_NAME": PR_SET_NAME}
+
+ROLLUP_KINDS = {"rss": ("Rss",), "pss": ("Pss",), "pss_anon": ("Pss_Anon",), "pss_file": ("Pss_File",),
+                "pss_shmem": ("Pss_Shmem",), "uss": ("Private_Clean", "Private_Dirty"), "swap": ("Swap",)}
+
+
+def rollup_sums(comm):
+    """smaps_rollup summed over the processes named comm, in bytes per exported kind."""
+    sums = dict.fromkeys(ROLLUP_KINDS, 0)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % entry, "rb") as f:
+                if f.read().rstrip(b"\n") != comm:
+                    continue
+            with open("/proc/%s/smaps_rollup" % entry) as f:
+                fields = dict((line.split(":")[0], int(line.split()[1]) * 1024)
+                              for line in f if line.endswith("kB\n"))
+        except OSError:
+            continue
+        for kind, names in ROLLUP_KINDS.items():
+            sums[kind] += sum(fields.get(n, 0) for n in names)
+    return sums
+
+
+def test_pagemap_accuracy():
+    require_root()
+    if not os.access("/proc/kpagecount", os.R_OK):
+        skip("no readable /proc/kpagecount (CONFIG_PROC_PAGE_MONITOR)")
+    directory = workdir()
+    kinds = ["anon", "cow", "file", "shmem"]
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            if "[never]" not in f.read():
+                kinds.append("thp")
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        if not any(line.startswith("SwapTotal:") and int(line.split()[1]) > 0 for line in f):
+            print("no swap on this machine: swapped pages not exercised")
+    with Children() as children:
+        for kind in kinds:
+            children.start([sys.executable, "-c", PAGEMAP_VICTIM, kind, directory])
+        deadline = time.monotonic() + 60
+        while len([n for n in os.listdir(directory) if "." in n]) < len(kinds) + 3:  # 3 forks
+            check(time.monotonic() < deadline, "the victims did not get ready")
+            time.sleep(0.05)
+        # Every process through pagemap (small ones cost more so): a budget that never binds.
+        config = config_file(directory, pagemap_min_rss_bytes=0, top_groups=100000,
+                             smaps_budget_seconds=60)
+        for attempt in range(1, 4):
+            before = {kind: rollup_sums(b"mlpm_" + kind.encode()) for kind in kinds}
+            text, log = run_once("--config.file=" + config)
+            text = text.decode()
+            after = {kind: rollup_sums(b"mlpm_" + kind.encode()) for kind in kinds}
+            check(process_ok(text), "the process collector failed: " + log)
+            check(sample(text, "memledger_process_pagemap_reads") > 0, "pagemap was never read")
+            worst = 0.0
+            for kind in kinds:
+                for field in ROLLUP_KINDS:
+                    got = sample(text, "memledger_process_memory_bytes",
+                                 '{group="mlpm_%s",kind="%s"}' % (kind, field)) or 0
+                    want = (before[kind][field] + after[kind][field]) / 2
+                    # Page-table pages and python's own heap move a little between reads.
+                    error = abs(got - want) / max(want, 4 << 20)
+                    worst = max(worst, error)
+                    print("attempt %d %-6s %-9s pagemap %9.2f MiB smaps_rollup %9.2f MiB (%.2f%%)" % (
+                        attempt, kind, field, got / 2**20, want / 2**20, 100 * error))
+            if worst <= 0.02:
+                return
+        fail("pagemap figures differ from smaps_rollup's by more than 2%% (worst %.2f%%)" % (100 * worst))
+
+
+def pagemap_config():
+    directory = workdir()
+    os.chmod(directory, 0o755)  # readable by nobody too
+    return ("--config.file=" + config_file(directory, pagemap_min_rss_bytes=0),)
+
+
 TESTS = {"smem": test_smem, "hostile": test_hostile, "churn": test_churn,
-         "nonroot": test_nonroot, "budget": test_budget}
+         "nonroot": test_nonroot, "budget": test_budget,
+         "pagemap_accuracy": test_pagemap_accuracy,
+         "pagemap_churn": lambda: test_churn(pagemap_config()),
+         "pagemap_nonroot": lambda: test_nonroot(pagemap_config())}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in TESTS:

@@ -1,0 +1,51 @@
+// The stall benchmark's victim (tests/bench/pss_bench.py): touches SIZE_GIB GiB of private
+// 4 KiB pages, then times mmap+munmap of one page in a loop, the operations a reader of
+// its page tables holding the mmap lock delays. Every second it prints the worst latency
+// of that second in microseconds ("worst_us N"), until stdin closes.
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: mmap_victim SIZE_GIB\n");
+    return 2;
+  }
+  const std::size_t bytes = static_cast<std::size_t>(std::atof(argv[1]) * (1ull << 30));
+  void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    std::perror("mmap");
+    return 1;
+  }
+  ::madvise(memory, bytes, MADV_NOHUGEPAGE);  // 4 KiB pages: the most page-table entries
+  for (std::size_t i = 0; i < bytes; i += 4096) static_cast<char*>(memory)[i] = 1;
+  std::printf("ready\n");
+  std::fflush(stdout);
+  using Clock = std::chrono::steady_clock;
+  auto window = Clock::now();
+  long worst_ns = 0;
+  pollfd input{STDIN_FILENO, POLLIN, 0};
+  for (;;) {
+    auto before = Clock::now();
+    void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED) ::munmap(page, 4096);
+    auto after = Clock::now();
+    long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(after - before).count();
+    if (ns > worst_ns) worst_ns = ns;
+    if (after - window >= std::chrono::seconds(1)) {
+      std::printf("worst_us %ld\n", worst_ns / 1000);
+      std::fflush(stdout);
+      worst_ns = 0;
+      window = after;
+      if (::poll(&input, 1, 0) > 0) {
+        char c;
+        if (::read(STDIN_FILENO, &c, 1) <= 0) return 0;  // the benchmark is done
+      }
+    }
+  }
+}

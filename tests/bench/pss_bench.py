@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""PSS stall benchmark (root): how long reading a large process's PSS stalls it.
+
+For each victim size (8 and 16 GiB of private 4 KiB pages, one victim at a time), the
+victim (tests/bench/mmap_victim.cpp) times mmap+munmap of one page in a loop while a
+reader scrapes once a second for --seconds:
+  idle                       nobody reads it
+  memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes 64 MiB
+  memledger smaps_rollup     the same with pagemap off (pagemap_min_rss_bytes huge)
+  process-exporter           -gather-smaps=true (when installed)
+The victim runs at SCHED_FIFO (--no-realtime: not), so that what delays it is the mmap
+lock, not the readers' or other work's CPU time on a small host. It reports the victim's
+worst latency (median of the per-second worsts, and the worst),
+the victim's Pss as each memledger reader saw it against smaps_rollup, and the reader's
+CPU per scrape (utime+stime of the daemon over the scrapes). Targets (issue 13): worst
+<= 5 ms with pagemap, Pss within 2%, CPU per scrape <= 2x smaps_rollup's.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def log(text):
+    print(text, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=60) as r:
+        return r.read().decode(errors="replace")
+
+
+def wait_listening(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit("the reader exited at start")
+        try:
+            scrape(port)
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("the reader never listened")
+
+
+def rollup_pss(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        return 1024 * int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def run_reader(name, argv, port, victim, seconds, comm):
+    """Scrapes once a second; returns (median worst us, worst us, cpu s/scrape, pss or None)."""
+    reader = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if argv else None
+    try:
+        if reader:
+            wait_listening(port, reader)
+            scrape(port)  # warm-up: grouping, first reads
+            cpu_before = cpu_seconds(reader.pid)
+        worsts, pss = [], None
+        victim.stdout.readline()  # drop the partial second in progress
+        for _ in range(seconds):
+            started = time.monotonic()
+            if reader:
+                text = scrape(port)
+                m = re.search(r'^memledger_process_memory_bytes\{group="%s",kind="pss"\} (\S+)' % comm,
+                              text, re.M)
+                if m:
+                    pss = float(m.group(1))
+            worsts.append(int(victim.stdout.readline().split()[1]))
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+        cpu = (cpu_seconds(reader.pid) - cpu_before) / seconds if reader else 0.0
+    finally:
+        if reader:
+            reader.terminate()
+            reader.wait()
+    worsts.sort()
+    return worsts[len(worsts) // 2], worsts[-1], cpu, pss
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--exporter", required=True)
+    parser.add_argument("--victim", required=True)
+    parser.add_argument("--sizes", default="8,16", help="victim sizes in GiB, comma-separated")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--no-realtime", dest="realtime", action="store_false",
+                        help="run the victim at normal priority (CPU contention then shows too)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("pss_bench.py needs root (other processes' pagemap pfns, /proc/kpagecount)")
+    workdir = tempfile.mkdtemp(prefix="memledger-pss-bench-")
+    configs = {}
+    for name, pagemap_min in (("pagemap", 64 << 20), ("smaps_rollup", 1 << 50)):
+        path = os.path.join(workdir, name + ".yml")
+        with open(path, "w") as f:
+            f.write("collectors:\n  process:\n    large_process_refresh_seconds: 0\n"
+                    "    smaps_budget_seconds: 10\n    top_groups: 100000\n")
+            if pagemap_min:
+                f.write("    pagemap_min_rss_bytes: %d\n" % pagemap_min)
+        configs[name] = path
+    process_exporter = shutil.which("prometheus-process-exporter")
+    pe_config = os.path.join(workdir, "process-exporter.yml")
+    with open(pe_config, "w") as f:
+        f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
+    rows = []
+    log("load before: %s; victim %s" % (open("/proc/loadavg").read().strip(),
+                                        "SCHED_FIFO" if args.realtime else "SCHED_OTHER"))
+    for size in args.sizes.split(","):
+        realtime = (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))) \
+            if args.realtime else None
+        victim = subprocess.Popen([args.victim, size], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True, preexec_fn=realtime)
+        try:
+            check_ready = victim.stdout.readline().strip()
+            if check_ready != "ready":
+                sys.exit("the victim did not start")
+            readers = [("idle", None)]
+            for name in ("pagemap", "smaps_rollup"):
+                readers.append(("memledger " + name, lambda port, name=name: [
+                    args.exporter, "--web.listen-address=127.0.0.1:%d" % port,
+                    "--config.file=" + configs[name], "--collector.process", "--no-collector.shmem"]))
+            if process_exporter:
+                readers.append(("process-exporter", lambda port: [
+                    process_exporter, "-web.listen-address=127.0.0.1:%d" % port, "-gather-smaps=true",
+                    "-config.path=" + pe_config]))
+            for name, make_argv in readers:
+                port = free_port()
+                median, worst, cpu, pss = run_reader(name, make_argv(port) if make_argv else None,
+                                                     port, victim, args.seconds, "mmap_victim")
+                truth = rollup_pss(victim.pid)
+                rows.append((size, name, median, worst, cpu, pss, truth))
+                log("%s GiB %-24s victim worst mmap+munmap: median %6.2f ms, worst %6.2f ms; "
+                    "reader CPU %.1f ms/scrape%s" % (
+                        size, name, median / 1000, worst / 1000, cpu * 1000,
+                        "" if pss is None else "; Pss %.3f GiB vs smaps_rollup %.3f GiB (%+.2f%%)" % (
+                            pss / 2**30, truth / 2**30, 100 * (pss - truth) / truth)))
+        finally:
+            victim.stdin.close()
+            victim.kill()
+            victim.wait()
+    log("load after: %s" % open("/proc/loadavg").read().strip())
+    log("\n| victim | reader | worst mmap+munmap, median of seconds | worst | CPU per scrape | Pss vs smaps_rollup |")
+    log("|---|---|---|---|---|---|")
+    for size, name, median, worst, cpu, pss, truth in rows:
+        log("| %s GiB | %s | %.2f ms | %.2f ms | %s | %s |" % (
+            size, name, median / 1000, worst / 1000, "%.1f ms" % (cpu * 1000) if name != "idle" else "",
+            "%+.2f%%" % (100 * (pss - truth) / truth) if pss else ""))
+    if os.environ.get("MEMLEDGER_BENCH_COMMAND"):
+        log("\nmade by: " + os.environ["MEMLEDGER_BENCH_COMMAND"])
+    shutil.rmtree(workdir, True)
+
+
+if __name__ == "__main__":
+    main()
