@@ -13,6 +13,9 @@ TEST_PACKAGES := linux-perf prometheus prometheus-node-exporter prometheus-proce
   python3 systemd clang libclang-rt-14-dev dpkg-dev file python3-yaml strace libcap2-bin \
   openssl util-linux systemd-container chromium victoria-metrics prometheus-alertmanager
 
+# Rebuilds reuse earlier objects where ccache is installed (nothing changes without it).
+CCACHE := $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
 .PHONY: all deps test-deps build run test test-sanitize fuzz bench golden package clean
 
 all: build
@@ -24,7 +27,7 @@ test-deps:
 	@./tests/install-packages.sh $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CCACHE)
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -37,7 +40,7 @@ test: test-deps $(BUILD_DIR)/CMakeCache.txt
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
 
 test-sanitize: test-deps
-	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DMEMLEDGER_SANITIZE=ON
+	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DMEMLEDGER_SANITIZE=ON $(CCACHE)
 	cmake --build build-sanitize -j $(JOBS)
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 600 -LE no-sanitize
@@ -45,7 +48,7 @@ test-sanitize: test-deps
 # Every parser's libFuzzer target (clang, ASan + UBSan) for FUZZ_SECONDS each, seeded
 # from the fixtures (tests/fuzz/run.sh).
 fuzz: test-deps
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE) \
 	  -DMEMLEDGER_FUZZ=ON -DBUILD_TESTING=OFF
 	cmake --build build-fuzz -j $(JOBS)
 	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
