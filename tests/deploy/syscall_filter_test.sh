@@ -31,7 +31,12 @@ curl -s -o /dev/null "http://127.0.0.1:$port/nothing-here"
 daemon_pid=$(pgrep -P "$exporter_pid")  # strace's child: the daemon itself
 reload=$(sed -n 's/^ExecReload=//p' "$unit")
 strace -f -qq -o "$work/reload.trace" ${reload//\$MAINPID/$daemon_pid}
-sleep 0.5
+# A reload rebuilds every collector (the tracer loads its BPF programs again): slow under
+# strace on a busy machine, so wait for it rather than for a fixed time.
+for _ in $(seq 100); do
+  grep -q 'configuration reloaded' "$work/daemon.log" && break
+  sleep 0.2
+done
 grep -q 'configuration reloaded' "$work/daemon.log" || { cat "$work/daemon.log"; fail "SIGHUP did not reload the configuration"; }
 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"
 kill -TERM "$daemon_pid"
