@@ -15,6 +15,8 @@ require_command curl curl
 work=$(mktemp -d)
 exporter_pid=
 cleanup() {
+  # The daemon first (strace's child), so that no process keeps the test's output open.
+  [[ -n $exporter_pid ]] && pkill -KILL -P "$exporter_pid" 2>/dev/null
   [[ -n $exporter_pid ]] && kill "$exporter_pid" 2>/dev/null
   rm -rf "$work"
 }
