@@ -30,14 +30,10 @@ bool split_debugfs_line(std::string_view line, DebugfsLine& out) {
   return true;
 }
 
-void require_complete(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
-}
-
 }  // namespace
 
 VmwBalloonStatus parse_vmw_balloon_debugfs(std::string_view text) {
-  require_complete(text);
+  text::require_content(text);
   VmwBalloonStatus status;
   bool have_target = false;
   bool have_current = false;
@@ -61,7 +57,7 @@ VmwBalloonStatus parse_vmw_balloon_debugfs(std::string_view text) {
 }
 
 HvBalloonStatus parse_hv_balloon_debugfs(std::string_view text) {
-  require_complete(text);
+  text::require_content(text);
   HvBalloonStatus status;
   bool have_ballooned = false;
   text::LineReader lines(text);

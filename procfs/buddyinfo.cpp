@@ -29,7 +29,7 @@ int BuddyZone::largest_free_order() const {
 }
 
 std::vector<BuddyZone> parse_buddyinfo(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   std::vector<BuddyZone> zones;
   text::LineReader lines(text);
   std::string_view line;

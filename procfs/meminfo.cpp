@@ -29,7 +29,7 @@ std::optional<std::uint64_t> Meminfo::count(std::string_view name) const {
 
 Meminfo parse_meminfo(std::string_view text) {
   Meminfo info;
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   text::LineReader lines(text);
   std::string_view line;
   while (lines.next(line)) {

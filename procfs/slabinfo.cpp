@@ -99,7 +99,7 @@ std::uint64_t SlabInfo::total_bytes(std::uint64_t page_size) const {
 }
 
 SlabInfo parse_slabinfo(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   text::LineReader lines(text);
   std::string_view line;
   lines.next(line);

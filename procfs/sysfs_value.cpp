@@ -5,7 +5,7 @@
 namespace memledger {
 
 std::uint64_t parse_sysfs_u64(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   if (text.back() == '\n') text.remove_suffix(1);
   if (text.find('\n') != std::string_view::npos) {
     throw ParseError(2, "expected one line holding one unsigned integer");

@@ -114,7 +114,7 @@ bool is_kernel_stack_caller(std::string_view symbol) {
 }
 
 VmallocSummary parse_vmallocinfo(std::string_view text, std::uint64_t page_size) {
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   VmallocSummary summary;
   summary.bytes_by_kind["vmalloc"] = 0;
   summary.bytes_by_kind["vmap"] = 0;

@@ -12,7 +12,7 @@ std::optional<std::int64_t> Vmstat::get(std::string_view name) const {
 }
 
 Vmstat parse_vmstat(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   Vmstat vmstat;
   text::LineReader lines(text);
   std::string_view line;

@@ -51,7 +51,7 @@ std::uint64_t sole_value(std::string_view rest, std::size_t line, std::string_vi
 }  // namespace
 
 std::vector<Zone> parse_zoneinfo(std::string_view text) {
-  if (text.empty()) throw ParseError(0, "file is empty");
+  text::require_content(text);
   std::vector<Zone> zones;
   ZoneLines seen;
   text::LineReader lines(text);
