@@ -560,11 +560,7 @@ void check_process_rule(const YamlReader& reader, const YAML::Node& node) {
 
 ProcessConfig process_config(const CollectorOptions& options) {
   ProcessConfig config;
-  const std::string group_by = options.choice("group_by");
-  config.group_by = group_by == "cgroup" ? ProcessGroupBy::cgroup
-                    : group_by == "unit" ? ProcessGroupBy::unit
-                    : group_by == "user" ? ProcessGroupBy::user
-                                         : ProcessGroupBy::name;
+  config.group_by = group_by_of(options);
   // Checked when the file was parsed: this reading cannot fail.
   const YamlReader reader("collectors.process.rules");
   for (const auto& rule : options.list("rules")) config.rules.push_back(parse_process_rule(reader, rule));
@@ -579,7 +575,7 @@ ProcessConfig process_config(const CollectorOptions& options) {
 
 const CollectorInfo kProcessCollector{
     {"process", true, {
-          {"group_by", OptionDecl::Kind::choice, "name", 0, {"name", "cgroup", "unit", "user"}},
+          group_by_option(),
           {"rules", OptionDecl::Kind::list, "[]", 0, {}, check_process_rule},
           {"top_groups", OptionDecl::Kind::count, "50"},
           {"smaps_budget_seconds", OptionDecl::Kind::seconds, "1.0"},

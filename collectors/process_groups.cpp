@@ -32,6 +32,18 @@ std::string group_template_error(std::string_view name_template, std::size_t cap
   return {};
 }
 
+OptionDecl group_by_option() {
+  return {"group_by", OptionDecl::Kind::choice, "name", 0, {"name", "cgroup", "unit", "user"}};
+}
+
+ProcessGroupBy group_by_of(const CollectorOptions& options) {
+  const std::string group_by = options.choice("group_by");
+  return group_by == "cgroup" ? ProcessGroupBy::cgroup
+         : group_by == "unit" ? ProcessGroupBy::unit
+         : group_by == "user" ? ProcessGroupBy::user
+                              : ProcessGroupBy::name;
+}
+
 ProcessGroupRule parse_process_rule(const YamlReader& r, const YAML::Node& node) {
   r.expect_map(node, "collectors.process.rules[]");
   r.check_keys(node, "collectors.process.rules[]", {"match", "regex", "name"});

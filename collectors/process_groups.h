@@ -44,6 +44,10 @@ struct ProcessConfig {
   std::size_t read_threads = 2;  // threads reading /proc/<pid> files at once
 };
 
+// The group_by option every collector that names processes declares, and its value.
+OptionDecl group_by_option();
+ProcessGroupBy group_by_of(const CollectorOptions& options);
+
 // Checks one item of collectors.process.rules (throws ConfigError at it), and reads it.
 ProcessGroupRule parse_process_rule(const YamlReader& reader, const YAML::Node& node);
 

@@ -228,7 +228,7 @@ std::unique_ptr<SocketNetlink> make_system_socket_netlink() { return std::make_u
 
 const CollectorInfo kSocketsCollector{
     {"sockets", true, {
-          {"group_by", OptionDecl::Kind::choice, "name", 0, {"name", "cgroup", "unit", "user"}},
+          group_by_option(),
           {"top_groups", OptionDecl::Kind::count, "20"},
           {"descriptor_refresh_seconds", OptionDecl::Kind::seconds, "30"}}},
     "socket memory: sockstat per protocol, per process group (sock_diag), page pools in flight",
@@ -241,11 +241,7 @@ const CollectorInfo kSocketsCollector{
 
 SocketsConfig sockets_config(const CollectorOptions& options) {
   SocketsConfig config;
-  const std::string group_by = options.choice("group_by");
-  config.group_by = group_by == "cgroup" ? ProcessGroupBy::cgroup
-                    : group_by == "unit" ? ProcessGroupBy::unit
-                    : group_by == "user" ? ProcessGroupBy::user
-                                         : ProcessGroupBy::name;
+  config.group_by = group_by_of(options);
   config.top_groups = options.count("top_groups");
   config.descriptor_refresh_seconds = options.seconds("descriptor_refresh_seconds");
   return config;
