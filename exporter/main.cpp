@@ -127,6 +127,12 @@ int main(int argc, char** argv) {
   // keeps an arena of its own (~0.9 MiB resident each), while the scrape allocates
   // little and mostly waits on the kernel, so the shared arena's lock costs nothing.
   ::mallopt(M_ARENA_MAX, 1);
+  // Every block of 128 KiB or more its own mapping, unmapped when freed. glibc otherwise
+  // raises this threshold to the size of the largest such block freed (up to 32 MiB) and
+  // its trim threshold to twice that: after the blackhole tracer's reading of kallsyms
+  // (5 MiB) and the kernel's BTF, the heap kept the next such buffers, 10 MiB and more
+  // resident, until the next scrape's malloc_trim (glibc malloc/malloc.c, M_MMAP_THRESHOLD).
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args.front() == "explain") {
     return memledger::run_explain({args.begin() + 1, args.end()});

@@ -9,8 +9,12 @@
 
 namespace memledger {
 
-std::vector<KernelSymbol> parse_kallsyms(std::string_view text) {
-  std::vector<KernelSymbol> table;
+namespace {
+
+// Calls each(address, rest) for every text symbol (types t, T, w, W) in file order, rest
+// being "name" or "name\t[module]". Returns whether any line had a nonzero address.
+template <typename Each>
+bool for_each_text_symbol(std::string_view text, Each&& each) {
   bool any_address = false;
   text::LineReader lines(text);
   std::string_view line;
@@ -30,16 +34,27 @@ std::vector<KernelSymbol> parse_kallsyms(std::string_view text) {
     }
     any_address = any_address || address != 0;
     if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
-    std::string name;
-    auto tab = rest.find('\t');
-    if (tab == std::string_view::npos) {
-      name = rest;
-    } else {
-      name.reserve(rest.size());
-      name.append(rest.substr(0, tab)).append(" ").append(text::trim(rest.substr(tab + 1)));
-    }
-    table.push_back({address, std::move(name)});
+    each(address, rest);
   }
+  return any_address;
+}
+
+// "name" or "name\t[module]" -> "name" or "name [module]".
+std::string symbol_name(std::string_view rest) {
+  auto tab = rest.find('\t');
+  if (tab == std::string_view::npos) return std::string(rest);
+  std::string name;
+  name.reserve(rest.size());
+  name.append(rest.substr(0, tab)).append(" ").append(text::trim(rest.substr(tab + 1)));
+  return name;
+}
+
+}  // namespace
+
+std::vector<KernelSymbol> parse_kallsyms(std::string_view text) {
+  std::vector<KernelSymbol> table;
+  const bool any_address = for_each_text_symbol(
+      text, [&](std::uint64_t address, std::string_view rest) { table.push_back({address, symbol_name(rest)}); });
   if (!any_address) return {};
   std::stable_sort(table.begin(), table.end(),
                    [](const KernelSymbol& a, const KernelSymbol& b) { return a.address < b.address; });
@@ -47,6 +62,34 @@ std::vector<KernelSymbol> parse_kallsyms(std::string_view text) {
   table.erase(std::unique(table.begin(), table.end(),
                           [](const KernelSymbol& a, const KernelSymbol& b) { return a.address == b.address; }),
               table.end());
+  return table;
+}
+
+std::vector<KernelSymbol> parse_kallsyms_covering(std::string_view text, std::vector<std::uint64_t> addresses) {
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  // closest[i]: the highest symbol in (addresses[i-1], addresses[i]]. /proc/kallsyms lists
+  // the kernel's symbols by address but each module's after it, so one pass keeps, for
+  // each symbol, only whether it is the closest below the first address at or above it.
+  struct Closest {
+    std::uint64_t address = 0;
+    std::string_view rest;  // empty: none yet
+  };
+  std::vector<Closest> closest(addresses.size());
+  const bool any_address = for_each_text_symbol(text, [&](std::uint64_t address, std::string_view rest) {
+    auto above = std::lower_bound(addresses.begin(), addresses.end(), address);
+    if (above == addresses.end()) return;
+    Closest& c = closest[static_cast<std::size_t>(above - addresses.begin())];
+    // Strictly higher: of aliases sharing an address, the first listed stays.
+    if (c.rest.empty() || address > c.address) c = {address, rest};
+  });
+  if (!any_address) return {};
+  // The symbol containing addresses[i] is the last one found in closest[0..i]: any symbol
+  // below an earlier address is below this one too.
+  std::vector<KernelSymbol> table;
+  for (const Closest& c : closest) {
+    if (!c.rest.empty()) table.push_back({c.address, symbol_name(c.rest)});
+  }
   return table;
 }
 

@@ -85,6 +85,52 @@ TEST_CASE("kallsyms: nothing past the end of the kernel's text") {
   CHECK(symbolize({}, 0xffffffff81000000) == nullptr);
 }
 
+TEST_CASE("kallsyms: the table cut to some addresses names them as the whole table does") {
+  const std::string text = fixture("6.18-excerpt");
+  auto whole = parse_kallsyms(text);
+  std::vector<std::uint64_t> addresses;
+  for (const auto& [what, stack] : fixture_stacks()) addresses.insert(addresses.end(), stack.begin(), stack.end());
+  // Below the first symbol, on a symbol, past the end, and one repeated.
+  addresses.insert(addresses.end(), {1, whole.front().address, whole.back().address + 0x10, addresses.front()});
+  auto cut = parse_kallsyms_covering(text, addresses);
+  CHECK(cut.size() < addresses.size());
+  CHECK(cut.size() < whole.size());
+  for (std::uint64_t address : addresses) {
+    const KernelSymbol* expected = symbolize(whole, address);
+    const KernelSymbol* got = symbolize(cut, address);
+    REQUIRE((expected == nullptr) == (got == nullptr));
+    if (expected) CHECK(got->name == expected->name);
+  }
+  for (const auto& [what, stack] : fixture_stacks()) {
+    CHECK(fold_allocation_stack(cut, stack).site == fold_allocation_stack(whole, stack).site);
+  }
+}
+
+TEST_CASE("kallsyms: the cut table takes modules listed after the kernel, the first alias, the end marker") {
+  const std::string text =
+      "ffffffff81000000 T _stext\n"
+      "ffffffff81000100 T f\n"
+      "ffffffff81000100 t alias_of_f\n"
+      "ffffffff81000200 D data_in_between\n"
+      "ffffffff81000300 T g\n"
+      "ffffffff82000000 T _etext\n"
+      "ffffffffc0001000 t ext4_helper\t[ext4]\n"
+      "ffffffffa0000000 t early_module_fn\t[early]\n";
+  auto cut = parse_kallsyms_covering(text, {0xffffffffc0001010, 0xffffffff81000250, 0xffffffffa0000008,
+                                            0xffffffff81000100, 0xffffffff82000010});
+  REQUIRE(cut.size() == 4);
+  CHECK(cut[0].name == "f");
+  CHECK(cut[1].name == "_etext");
+  CHECK(cut[2].name == "early_module_fn [early]");
+  CHECK(cut[3].name == "ext4_helper [ext4]");
+  CHECK(symbolize(cut, 0xffffffff81000250)->name == "f");
+  CHECK(symbolize(cut, 0xffffffff82000010) == nullptr);
+  CHECK(parse_kallsyms_covering(text, {}).empty());
+  CHECK(parse_kallsyms_covering(text, {0xffffffff80000000}).empty());
+  CHECK(parse_kallsyms_covering("0000000000000000 T _stext\n", {0x10}).empty());
+  CHECK_THROWS_AS(parse_kallsyms_covering("ffffffff81000000 Tfoo\n", {0xffffffff81000000}), ParseError);
+}
+
 TEST_CASE("kallsyms: source function names") {
   CHECK(source_function_name("__alloc_pages_noprof") == "__alloc_pages");
   CHECK(source_function_name("alloc_pages_mpol.cold") == "alloc_pages_mpol");
