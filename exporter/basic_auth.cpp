@@ -1,10 +1,10 @@
 #include "exporter/basic_auth.h"
 
 #include <crypt.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <memory>
+
+#include "exporter/openssl_library.h"
 
 namespace memledger {
 
@@ -41,7 +41,7 @@ bool bcrypt_matches(const std::string& password, const std::string& hash) {
   if (result == nullptr) return false;
   std::string_view computed(result);
   return computed.size() == hash.size() &&
-         CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
+         openssl().CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
 }
 
 }  // namespace
@@ -89,7 +89,9 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view heade
 }
 
 BasicAuthenticator::BasicAuthenticator(std::map<std::string, std::string, std::less<>> users)
-    : users_(std::move(users)) {}
+    : users_(std::move(users)) {
+  if (enabled()) openssl();  // the cache keys' SHA-256: fails here, at configuration, if it must
+}
 
 BasicAuthenticator::Digest BasicAuthenticator::cache_key(std::string_view user,
                                                          std::string_view password,
@@ -103,8 +105,9 @@ BasicAuthenticator::Digest BasicAuthenticator::cache_key(std::string_view user,
   }
   Digest digest{};
   unsigned int length = 0;
-  EVP_Digest(material.data(), material.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  OPENSSL_cleanse(material.data(), material.size());
+  const OpenSsl& ssl = openssl();
+  ssl.EVP_Digest(material.data(), material.size(), digest.data(), &length, ssl.EVP_sha256(), nullptr);
+  ssl.OPENSSL_cleanse(material.data(), material.size());
   return digest;
 }
 

@@ -4,8 +4,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -27,6 +25,7 @@
 #include "collectors/metric_sink.h"
 #include "exporter/http_head.h"
 #include "exporter/logging.h"
+#include "exporter/openssl_library.h"
 #include "exporter/tls_context.h"
 
 namespace memledger {
@@ -68,7 +67,7 @@ std::string error_response(int status, std::string_view reason, std::string_view
 }
 
 struct SslDeleter {
-  void operator()(SSL* ssl) const { SSL_free(ssl); }
+  void operator()(SSL* ssl) const { openssl().SSL_free(ssl); }
 };
 
 enum class Io { done, want_read, want_write, eof, error };
@@ -299,8 +298,9 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
 
   Io client_read(char* buffer, std::size_t size, std::size_t& got) {
     if (ssl_) {
-      ERR_clear_error();
-      int n = SSL_read(ssl_.get(), buffer, static_cast<int>(size));
+      const OpenSsl& ssl = openssl();
+      ssl.ERR_clear_error();
+      int n = ssl.SSL_read(ssl_.get(), buffer, static_cast<int>(size));
       if (n > 0) {
         got = static_cast<std::size_t>(n);
         return Io::done;
@@ -318,8 +318,9 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
 
   Io client_write(const char* data, std::size_t size, std::size_t& sent) {
     if (ssl_) {
-      ERR_clear_error();
-      int n = SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+      const OpenSsl& ssl = openssl();
+      ssl.ERR_clear_error();
+      int n = ssl.SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
       if (n > 0) {
         sent = static_cast<std::size_t>(n);
         return Io::done;
@@ -336,11 +337,11 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
   }
 
   Io ssl_status(int rc) {
-    switch (SSL_get_error(ssl_.get(), rc)) {
+    switch (openssl().SSL_get_error(ssl_.get(), rc)) {
       case SSL_ERROR_WANT_READ: return Io::want_read;
       case SSL_ERROR_WANT_WRITE: return Io::want_write;
       case SSL_ERROR_ZERO_RETURN: return Io::eof;  // close_notify
-      default: ERR_clear_error(); return Io::error;
+      default: openssl().ERR_clear_error(); return Io::error;
     }
   }
 
@@ -428,9 +429,10 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
       }
       return wait_for(Io::want_read);
     }
-    ssl_.reset(SSL_new(door_.tls_.get()));
-    if (!ssl_ || SSL_set_fd(ssl_.get(), client_.native_handle()) != 1) {
-      ERR_clear_error();
+    const OpenSsl& ssl = openssl();
+    ssl_.reset(ssl.SSL_new(door_.tls_.get()));
+    if (!ssl_ || ssl.SSL_set_fd(ssl_.get(), client_.native_handle()) != 1) {
+      ssl.ERR_clear_error();
       refuse(FrontDoorStats::tls_failure);
       close();
       return false;
@@ -445,13 +447,14 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
   }
 
   bool handshake() {
-    ERR_clear_error();
-    int rc = SSL_accept(ssl_.get());
+    const OpenSsl& ssl = openssl();
+    ssl.ERR_clear_error();
+    int rc = ssl.SSL_accept(ssl_.get());
     if (rc == 1) {
       set_state(State::idle);
       return true;
     }
-    int error = SSL_get_error(ssl_.get(), rc);
+    int error = ssl.SSL_get_error(ssl_.get(), rc);
     if (error == SSL_ERROR_WANT_READ) return wait_for(Io::want_read);
     if (error == SSL_ERROR_WANT_WRITE) return wait_for(Io::want_write);
     // Scanners and clients with the wrong certificate end here: debug only, not a flood.
@@ -687,9 +690,10 @@ class FrontDoor::Impl::Connection : public std::enable_shared_from_this<Connecti
     if (!shut_down_) {
       shut_down_ = true;
       if (ssl_) {
-        ERR_clear_error();
-        SSL_shutdown(ssl_.get());  // best effort close_notify; the socket closes either way
-        ERR_clear_error();
+        const OpenSsl& ssl = openssl();
+        ssl.ERR_clear_error();
+        ssl.SSL_shutdown(ssl_.get());  // best effort close_notify; the socket closes either way
+        ssl.ERR_clear_error();
       }
       ::shutdown(client_.native_handle(), SHUT_WR);
     }
