@@ -116,6 +116,12 @@ class Daemon:
         with open("/proc/%d/status" % self.process.pid) as f:
             return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
+    def mapped_files(self):
+        """The base names of the files the daemon has mapped (its libraries)."""
+        with open("/proc/%d/maps" % self.process.pid) as f:
+            return {os.path.basename(fields[5]) for fields in (line.split() for line in f)
+                    if len(fields) == 6 and fields[5].startswith("/")}
+
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.process.pid))
 

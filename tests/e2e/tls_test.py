@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """HTTPS with Debian's OpenSSL 3: many scrapes in a row with curl and Python, plain HTTP
 on the TLS port gets no metrics, the loopback relay port serves nobody else, client
-certificates are enforced, min_version holds, and SIGHUP loads renewed certificates."""
+certificates are enforced, min_version holds, and SIGHUP loads renewed certificates.
+OpenSSL is loaded only by a daemon configured for TLS; one without serves plain HTTP."""
 
 import os
 import shutil
@@ -25,6 +26,16 @@ def curl_get(port, *args):
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
 
+def openssl_mapped(daemon):
+    return {name for name in daemon.mapped_files() if name.startswith(("libssl.", "libcrypto."))}
+
+
+with Daemon("--no-collector.process") as daemon:
+    response = get(daemon.port)
+    check(response.status == 200 and b"memledger_meminfo_bytes" in response.body,
+          "plain HTTP scrape: %d" % response.status)
+    check(not openssl_mapped(daemon), "OpenSSL loaded without TLS: %s" % openssl_mapped(daemon))
+
 web = write(os.path.join(tmp, "web.yml"),
             "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
             "basic_auth_users:\n  alice: " + S3CRET_HASH + "\n")
@@ -33,6 +44,8 @@ with Daemon("--web.config.file=" + web, "--no-collector.process") as daemon:
     for i in range(50):
         rc, code, err = curl_get(daemon.port)
         check(rc == 0 and code == "200", "curl scrape %d: rc=%d code=%s %s" % (i, rc, code, err))
+    check(any(name.startswith("libssl.") for name in openssl_mapped(daemon)),
+          "TLS served without libssl mapped: %s" % sorted(daemon.mapped_files()))
     rc, code, err = curl_get(daemon.port, "--compressed", "--http1.0")
     check(rc == 0 and code == "200", "curl gzip/http1.0: rc=%d code=%s %s" % (rc, code, err))
 
