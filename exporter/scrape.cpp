@@ -72,7 +72,17 @@ struct ScrapeRunner::CollectorRun {
 ScrapeRunner::ScrapeRunner(SourceRoots roots, std::vector<std::unique_ptr<Collector>> collectors)
     : roots_(std::move(roots)),
       collectors_(std::move(collectors)),
-      last_seconds_(collectors_.size(), 0.0) {}
+      last_seconds_(collectors_.size(), 0.0),
+      collector_thread_([this] { collect_loop(); }) {}
+
+ScrapeRunner::~ScrapeRunner() {
+  {
+    std::lock_guard lock(flight_mutex_);
+    stopping_ = true;
+  }
+  flight_wanted_.notify_all();
+  collector_thread_.join();
+}
 
 void ScrapeRunner::replace_collectors(std::vector<std::unique_ptr<Collector>> collectors) {
   std::lock_guard lock(collectors_mutex_);
@@ -126,41 +136,49 @@ void ScrapeRunner::set_config_reload_result(bool success, double timestamp_secon
 std::shared_ptr<const Exposition> ScrapeRunner::scrape() {
   std::unique_lock lock(flight_mutex_);
   ++requests_;
-  if (in_flight_) {
-    const std::uint64_t joined = generation_;
-    ++joiners_;
-    flight_done_.wait(lock, [&] { return generation_ != joined; });
-    std::shared_ptr<const Exposition> shared = latest_;
-    std::exception_ptr error = latest_error_;
-    // The last one to take the shared collection lets it go: nothing stays resident
-    // between scrapes but what the collectors keep.
-    if (--joiners_ == 0) latest_.reset();
-    if (error) std::rethrow_exception(error);
-    return shared;
+  if (!in_flight_) {
+    in_flight_ = true;
+    ++collections_;
+    flight_counts_ = {requests_, collections_};
+    flight_wanted_.notify_one();
   }
-  in_flight_ = true;
-  ++collections_;
-  const ScrapeCounts counts{requests_, collections_};
-  lock.unlock();
-  std::shared_ptr<const Exposition> result;
-  std::exception_ptr error;
-  try {
-    result = collect_and_serialize(counts);
-  } catch (...) {
-    error = std::current_exception();
-  }
-  // The snapshot's files and the collectors' samples are freed by now: hand their pages
-  // back to the kernel, so that resident memory between scrapes is what stays in use.
-  ::malloc_trim(0);
-  lock.lock();
-  latest_ = joiners_ > 0 ? result : nullptr;
-  latest_error_ = error;
-  in_flight_ = false;
-  ++generation_;
-  flight_done_.notify_all();
-  lock.unlock();
+  // The collection in flight, whether this request started it or joined it.
+  const std::uint64_t joined = generation_;
+  ++joiners_;
+  flight_done_.wait(lock, [&] { return generation_ != joined; });
+  std::shared_ptr<const Exposition> shared = latest_;
+  std::exception_ptr error = latest_error_;
+  // The last one to take the shared collection lets it go: nothing stays resident
+  // between scrapes but what the collectors keep.
+  if (--joiners_ == 0) latest_.reset();
   if (error) std::rethrow_exception(error);
-  return result;
+  return shared;
+}
+
+void ScrapeRunner::collect_loop() {
+  std::unique_lock lock(flight_mutex_);
+  for (;;) {
+    flight_wanted_.wait(lock, [&] { return stopping_ || in_flight_; });
+    if (stopping_) return;
+    const ScrapeCounts counts = flight_counts_;
+    lock.unlock();
+    std::shared_ptr<const Exposition> result;
+    std::exception_ptr error;
+    try {
+      result = collect_and_serialize(counts);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    // The snapshot's files and the collectors' samples are freed by now: hand their pages
+    // back to the kernel, so that resident memory between scrapes is what stays in use.
+    ::malloc_trim(0);
+    lock.lock();
+    latest_ = std::move(result);
+    latest_error_ = error;
+    in_flight_ = false;
+    ++generation_;
+    flight_done_.notify_all();
+  }
 }
 
 void ScrapeRunner::report_failure(std::string_view collector, const std::string& message,
