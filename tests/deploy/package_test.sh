@@ -66,9 +66,12 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [[ -n $(field Maintainer) ]] || fail "no Maintainer"
 [[ -n $(field Description) ]] || fail "no Description"
 depends=$(field Depends)
-for lib in libc6 libstdc++6 libprometheus-cpp-core libcivetweb libspdlog libyaml-cpp; do
+# spdlog is compiled in (header-only) and libbpf linked statically; libfmt stays shared.
+for lib in libc6 libstdc++6 libprometheus-cpp-core libcivetweb libfmt libyaml-cpp; do
   [[ $depends == *"$lib"* ]] || fail "Depends lacks $lib: $depends"
 done
+# OpenSSL is loaded only when TLS or basic auth is configured (dlopen): recommended.
+[[ $(field Recommends) == *libssl* ]] || fail "Recommends lacks libssl: $(field Recommends)"
 # Every library the binary loads belongs to a package in Depends. dpkg knows each file
 # by one name only, /lib or /usr/lib (merged /usr), symlink or target: try them all.
 package_of() {
