@@ -8,9 +8,10 @@ reader scrapes once a second for --seconds:
   memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes 64 MiB
   memledger smaps_rollup     the same with pagemap off (pagemap_min_rss_bytes huge)
   process-exporter           -gather-smaps=true (when installed)
-The victim runs at SCHED_FIFO (--no-realtime: not), so that what delays it is the mmap
-lock, not the readers' or other work's CPU time on a small host. It reports the victim's
-worst latency (median of the per-second worsts, and the worst),
+The victim runs at SCHED_FIFO on the last CPU, the readers on the others (--no-realtime:
+neither), so that what delays it is the mmap lock, not the readers' or other work's CPU
+time on a small host. It reports the victim's worst latency (median of the per-second
+worsts, and the worst),
 the victim's Pss as each memledger reader saw it against smaps_rollup, and the reader's
 CPU per scrape (utime+stime of the daemon over the scrapes). Targets (issue 13): worst
 <= 5 ms with pagemap, Pss within 2%, CPU per scrape <= 2x smaps_rollup's.
@@ -28,6 +29,7 @@ import time
 import urllib.request
 
 TICK = os.sysconf("SC_CLK_TCK")
+READER_PLACEMENT = None  # set by main(): the readers' CPUs
 
 
 def log(text):
@@ -71,7 +73,8 @@ def rollup_pss(pid):
 
 def run_reader(name, argv, port, victim, seconds, comm):
     """Scrapes once a second; returns (median worst us, worst us, cpu s/scrape, pss or None)."""
-    reader = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if argv else None
+    reader = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=READER_PLACEMENT) if argv else None
     try:
         if reader:
             wait_listening(port, reader)
@@ -104,8 +107,10 @@ def main():
     parser.add_argument("--victim", required=True)
     parser.add_argument("--sizes", default="8,16", help="victim sizes in GiB, comma-separated")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--readers", default="idle,pagemap,smaps_rollup,process-exporter",
+                        help="which readers to run, comma-separated (default: all)")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
-                        help="run the victim at normal priority (CPU contention then shows too)")
+                        help="run the victim at normal priority, unpinned (CPU contention then shows too)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("pss_bench.py needs root (other processes' pagemap pfns, /proc/kpagecount)")
@@ -124,13 +129,21 @@ def main():
     with open(pe_config, "w") as f:
         f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
     rows = []
-    log("load before: %s; victim %s" % (open("/proc/loadavg").read().strip(),
-                                        "SCHED_FIFO" if args.realtime else "SCHED_OTHER"))
+    cpus = sorted(os.sched_getaffinity(0))
+    global READER_PLACEMENT
+    victim_placement = None
+    if args.realtime and len(cpus) > 1:
+        def victim_placement():
+            os.sched_setaffinity(0, cpus[-1:])
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        READER_PLACEMENT = lambda: os.sched_setaffinity(0, cpus[:-1])  # noqa: E731
+    log("load before: %s; victim %s" % (
+        open("/proc/loadavg").read().strip(),
+        "SCHED_FIFO on CPU %d, readers on CPUs %s" % (cpus[-1], ",".join(map(str, cpus[:-1])))
+        if victim_placement else "SCHED_OTHER, unpinned"))
     for size in args.sizes.split(","):
-        realtime = (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))) \
-            if args.realtime else None
         victim = subprocess.Popen([args.victim, size], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, preexec_fn=realtime)
+                                  text=True, preexec_fn=victim_placement)
         try:
             check_ready = victim.stdout.readline().strip()
             if check_ready != "ready":
@@ -145,6 +158,8 @@ def main():
                     process_exporter, "-web.listen-address=127.0.0.1:%d" % port, "-gather-smaps=true",
                     "-config.path=" + pe_config]))
             for name, make_argv in readers:
+                if name.replace("memledger ", "") not in args.readers.split(","):
+                    continue
                 port = free_port()
                 median, worst, cpu, pss = run_reader(name, make_argv(port) if make_argv else None,
                                                      port, victim, args.seconds, "mmap_victim")
