@@ -144,7 +144,7 @@ TEST_CASE("pagemap: exclusive anonymous pages need no map count, one flags looku
   CHECK(f.uss == 3 * kPage);
 }
 
-TEST_CASE("pagemap: shares of a third keep their fractions; file, shmem and anon apart") {
+TEST_CASE("pagemap: shares of a third keep their fractions, file, shmem and anon apart") {
   // Three file pages each mapped by 3 processes: exactly one page of Pss between them.
   std::vector<std::uint64_t> file = {kPresent | kFile | 30, kPresent | kFile | 10,
                                      kPresent | kFile | 20};
