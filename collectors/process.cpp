@@ -581,7 +581,7 @@ const CollectorInfo kProcessCollector{
           {"smaps_budget_seconds", OptionDecl::Kind::seconds, "1.0"},
           {"large_process_rss_bytes", OptionDecl::Kind::count, "1073741824"},
           {"large_process_refresh_seconds", OptionDecl::Kind::seconds, "60"},
-          {"pagemap_min_rss_bytes", OptionDecl::Kind::count, "1099511627776"},
+          {"pagemap_min_rss_bytes", OptionDecl::Kind::count, "67108864"},
           {"read_threads", OptionDecl::Kind::count, "2", 1}}},
     "per-process RSS/PSS/USS/swap by group within a time budget, and the pss ledger",
     {&kProcessMemoryBytes, &kProcessGroupProcesses, &kProcessesPssBytes, &kProcessesRssBytes, &kProcessesUnmeasuredRssBytes, &kProcesses, &kProcessSmapsReadSeconds, &kProcessSmapsCacheAgeSeconds, &kProcessPagemapReads, &kProcessPagemapFallbacks},

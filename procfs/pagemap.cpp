@@ -3,77 +3,114 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "procfs/kpageflags.h"
+
 namespace memledger {
+
+void PagemapCensus::begin_mapping() {
+  mapping_kind_ = MappingKind::unseen;
+  file_kind_ = FileKind::unseen;
+}
+
+bool PagemapCensus::known_zero_page(std::uint64_t pfn) const {
+  return std::binary_search(zero_pfns_.begin(), zero_pfns_.end(), pfn);
+}
+
+std::uint64_t PagemapCensus::flags_of(std::uint64_t pfn) {
+  std::optional<std::uint64_t> flags = page_flags_(pfn);
+  if (!flags) flags_failed_ = true;
+  return flags.value_or(0);
+}
 
 void PagemapCensus::add_entries(std::span<const std::uint64_t> entries) {
   using namespace pagemap_bits;
   for (std::uint64_t entry : entries) {
     if (entry & kPresent) {
-      if ((entry & (kExclusive | kFileOrSharedAnon)) == kExclusive) {
-        // Private anonymous, mapped once: a whole page of Pss_Anon and of USS. The zero
-        // page is never "exclusive" (pagemap_pte_to_pme() sets the bit only for a normal
-        // page whose map count is one).
-        ++exclusive_anon_pages_;
-        continue;
-      }
-      std::uint64_t pfn = entry & kPfnMask;
+      const std::uint64_t pfn = entry & kPfnMask;
       if (pfn == 0) {
         hidden_pfn_ = true;
         continue;
       }
-      if (!pending_.empty() && pfn < pending_.back()) sorted_ = false;
-      pending_.push_back(pfn);
-    } else if (entry & kSwapped) {
+      std::optional<std::uint64_t> flags;  // this page's, once looked up
+      if (mapping_kind_ == MappingKind::unseen) {
+        // smaps_hugetlb_range() counts hugetlb pages in Private/Shared_Hugetlb only, never
+        // in Rss or Pss; pagemap shows them like any page (private ones even "exclusive").
+        flags = flags_of(pfn);
+        mapping_kind_ = (*flags >> kpf::kHuge & 1) ? MappingKind::hugetlb : MappingKind::regular;
+      }
+      if (mapping_kind_ == MappingKind::hugetlb) continue;
+      Shared shared = Shared::anon;
+      if (entry & kFileOrSharedAnon) {
+        // Not anonymous (pte_to_pagemap_entry(): !folio_test_anon()): the mapped file's
+        // page cache, which smaps_account() calls shmem when swap-backed. The zero page
+        // shows so too, in anonymous mappings: it cannot tell the mapping's kind, and is
+        // left to its map count (0: smaps skips it).
+        if (file_kind_ == FileKind::unseen && !known_zero_page(pfn)) {
+          if (!flags) flags = flags_of(pfn);
+          if (*flags >> kpf::kZeroPage & 1) {
+            zero_pfns_.insert(std::upper_bound(zero_pfns_.begin(), zero_pfns_.end(), pfn), pfn);
+          } else {
+            file_kind_ = (*flags >> kpf::kSwapbacked & 1) ? FileKind::shmem : FileKind::file;
+          }
+        }
+        shared = file_kind_ == FileKind::shmem ? Shared::shmem : Shared::file;
+      }
+      const std::size_t index = static_cast<std::size_t>(shared);
+      if (entry & kExclusive) {
+        // Mapped once: a whole page of Pss and of USS, no lookup. The zero page is never
+        // "exclusive" (the bit is set only for a normal page whose map count is one).
+        ++exclusive_pages_[index];
+        continue;
+      }
+      // Shared with another mapping, or not a normal page at all (the zero page, a pfn
+      // mapping): its map count decides.
+      if (!pending_[index].empty() && pfn < pending_[index].back()) sorted_[index] = false;
+      pending_[index].push_back(pfn);
+    } else if ((entry & kSwapped) && mapping_kind_ != MappingKind::hugetlb) {
       ++swap_pages_;
     }
   }
 }
 
-std::span<const std::uint64_t> PagemapCensus::pending_pfns() {
-  if (!sorted_) {
-    std::sort(pending_.begin(), pending_.end());
-    sorted_ = true;
+std::span<const std::uint64_t> PagemapCensus::pending_pfns(Shared shared) {
+  const std::size_t index = static_cast<std::size_t>(shared);
+  if (!sorted_[index]) {
+    std::sort(pending_[index].begin(), pending_[index].end());
+    sorted_[index] = true;
   }
-  return pending_;
+  return pending_[index];
 }
 
-void PagemapCensus::resolve(std::span<const std::uint64_t> counts,
-                            std::span<const std::uint64_t> flags) {
-  using namespace kpageflags_bits;
-  if (counts.size() != pending_.size() || flags.size() != pending_.size()) {
-    throw std::invalid_argument("PagemapCensus::resolve: one count and one flags word per pfn");
+void PagemapCensus::resolve(Shared shared, std::span<const std::uint64_t> counts) {
+  const std::size_t index = static_cast<std::size_t>(shared);
+  if (counts.size() != pending_[index].size()) {
+    throw std::invalid_argument("PagemapCensus::resolve: one count per pending pfn");
   }
-  for (std::size_t i = 0; i < pending_.size(); ++i) {
-    const std::uint64_t count = counts[i];
-    const std::uint64_t page_flags = flags[i];
-    // smaps_pte_entry() skips what vm_normal_page() rejects (the zero page) and hugetlb
-    // pages have their own smaps fields; a count of 0 means the page was unmapped since
-    // pagemap was read.
-    if (count == 0 || (page_flags & (kZeroPage | kNoPage | kHuge))) continue;
+  for (std::uint64_t count : counts) {
+    // A count of 0: not a normal page (the zero page) or unmapped since pagemap was read.
+    if (count == 0) continue;
     ++resolved_rss_pages_;
     if (count == 1) ++resolved_uss_pages_;
-    const std::uint64_t share = (1ull << kPssShift) / count;
-    // smaps_account(): anonymous, else swap-backed (shmem), else file.
-    if (page_flags & kAnon) {
-      pss_anon_ += share;
-    } else if (page_flags & kSwapBacked) {
-      pss_shmem_ += share;
-    } else {
-      pss_file_ += share;
-    }
+    shared_pss_[index] += (1ull << kPssShift) / count;
   }
-  pending_.clear();
+  std::vector<std::uint64_t>().swap(pending_[index]);
 }
 
 PagemapFigures PagemapCensus::figures() const {
+  std::uint64_t shifted[kClasses];
+  std::uint64_t exclusive = 0;
+  for (std::size_t i = 0; i < kClasses; ++i) {
+    shifted[i] = shared_pss_[i] + (exclusive_pages_[i] << kPssShift);
+    exclusive += exclusive_pages_[i];
+  }
+  auto bytes = [&](std::uint64_t pages_shifted) { return (pages_shifted * page_size_) >> kPssShift; };
   PagemapFigures f;
-  const std::uint64_t anon_shifted = pss_anon_ + (exclusive_anon_pages_ << kPssShift);
-  f.pss_anon = (anon_shifted * page_size_) >> kPssShift;
-  f.pss_file = (pss_file_ * page_size_) >> kPssShift;
-  f.pss_shmem = (pss_shmem_ * page_size_) >> kPssShift;
-  f.pss = ((anon_shifted + pss_file_ + pss_shmem_) * page_size_) >> kPssShift;
-  f.rss = (exclusive_anon_pages_ + resolved_rss_pages_) * page_size_;
-  f.uss = (exclusive_anon_pages_ + resolved_uss_pages_) * page_size_;
+  f.pss_anon = bytes(shifted[static_cast<std::size_t>(Shared::anon)]);
+  f.pss_file = bytes(shifted[static_cast<std::size_t>(Shared::file)]);
+  f.pss_shmem = bytes(shifted[static_cast<std::size_t>(Shared::shmem)]);
+  f.pss = bytes(shifted[0] + shifted[1] + shifted[2]);
+  f.rss = (exclusive + resolved_rss_pages_) * page_size_;
+  f.uss = (exclusive + resolved_uss_pages_) * page_size_;
   f.swap = swap_pages_ * page_size_;
   return f;
 }

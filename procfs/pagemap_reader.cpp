@@ -18,8 +18,12 @@ namespace {
 // Entries per pagemap read: 64 KiB of buffer, 32 MiB of address space with 4 KiB pages.
 // The kernel walks it PMD by PMD and drops the mmap lock between walks whatever the size.
 constexpr std::size_t kEntriesPerRead = 8192;
-// kpagecount/kpageflags entries read at once around a run of nearby pfns.
-constexpr std::uint64_t kPfnWindow = 512;
+// /proc/kpagecount reads: a run of pfns read in one call may skip up to kMaxGapEntries - 1
+// unwanted entries between two wanted ones, and spans at most kMaxRunEntries. The kernel
+// spends about as much per entry (kpagecount_read()) as a fifth of a call: gaps of 1 to 4
+// cost the same, 16 a quarter more, 64 two fifths more (2 GiB of shmem mapped by two processes).
+constexpr std::uint64_t kMaxGapEntries = 4;
+constexpr std::uint64_t kMaxRunEntries = 4096;
 constexpr std::size_t kKeepEntries = 1 << 16;
 // Past this many mapped pages per resident page (plus a fixed allowance), reading 8 bytes
 // per mapped page costs more than smaps_rollup's walk, which skips empty page tables.
@@ -68,13 +72,11 @@ PagemapReader::PagemapReader(PagemapReader&& other) noexcept
       maps_(std::move(other.maps_)),
       entries_(std::move(other.entries_)),
       counts_(std::move(other.counts_)),
-      flags_(std::move(other.flags_)),
       window_(std::move(other.window_)) {}
 
 void PagemapReader::shrink() {
   if (maps_.capacity() > kKeepEntries) std::string().swap(maps_);
   if (counts_.capacity() > kKeepEntries) std::vector<std::uint64_t>().swap(counts_);
-  if (flags_.capacity() > kKeepEntries) std::vector<std::uint64_t>().swap(flags_);
 }
 
 bool PagemapReader::open_kpage_files(const Snapshot& snapshot) {
@@ -92,24 +94,38 @@ bool PagemapReader::open_kpage_files(const Snapshot& snapshot) {
   return true;
 }
 
-// values[i] = the kpage file's word for pfns[i] (sorted): one pread per window of nearby
-// pfns, so a process's pages, which come in physically contiguous runs, cost few calls.
-bool PagemapReader::lookup(int fd, std::span<const std::uint64_t> pfns,
-                           std::vector<std::uint64_t>& values) {
-  values.resize(pfns.size());
-  window_.resize(kPfnWindow);
+// counts[i] = the /proc/kpagecount entry of pfns[i] (sorted). Each pread covers a run of pfns
+// whose gaps are at most kMaxGapEntries: the kernel's cost is per entry read, so reading a
+// few unwanted entries is cheaper than another call, but a window of fixed width over
+// pages scattered across memory (a large shmem segment) reads mostly unwanted ones.
+bool PagemapReader::map_counts(std::span<const std::uint64_t> pfns,
+                               std::vector<std::uint64_t>& counts) {
+  counts.resize(pfns.size());
+  window_.resize(kMaxRunEntries);
   std::size_t i = 0;
   while (i < pfns.size()) {
     const std::uint64_t first = pfns[i];
-    std::size_t j = i;
-    while (j < pfns.size() && pfns[j] - first < kPfnWindow) ++j;
+    std::size_t j = i + 1;
+    while (j < pfns.size() && pfns[j] - pfns[j - 1] <= kMaxGapEntries &&
+           pfns[j] - first < kMaxRunEntries) {
+      ++j;
+    }
     const std::uint64_t span = pfns[j - 1] - first + 1;
-    ssize_t got = pread_full(fd, window_.data(), span * sizeof(std::uint64_t),
+    ssize_t got = pread_full(kpagecount_fd_, window_.data(), span * sizeof(std::uint64_t),
                              static_cast<off_t>(first * sizeof(std::uint64_t)));
     if (got != static_cast<ssize_t>(span * sizeof(std::uint64_t))) return false;
-    for (; i < j; ++i) values[i] = window_[pfns[i] - first];
+    for (; i < j; ++i) counts[i] = window_[pfns[i] - first];
   }
   return true;
+}
+
+std::optional<std::uint64_t> PagemapReader::page_flags(std::uint64_t pfn) const {
+  std::uint64_t flags = 0;
+  if (pread_full(kpageflags_fd_, &flags, sizeof flags, static_cast<off_t>(pfn * sizeof flags)) !=
+      static_cast<ssize_t>(sizeof flags)) {
+    return std::nullopt;
+  }
+  return flags;
 }
 
 PagemapOutcome PagemapReader::read(const Snapshot& snapshot, int pid, std::uint64_t page_size,
@@ -140,10 +156,11 @@ PagemapOutcome PagemapReader::read(const Snapshot& snapshot, int pid, std::uint6
   // whole. An exec or exit after this leaves the fd on the old one, which then reads short.
   int fd = open_pid_file(snapshot, pid, "/pagemap");
   if (fd < 0) return exited_errno(errno) ? PagemapOutcome::exited : PagemapOutcome::denied;
-  PagemapCensus census(page_size);
+  PagemapCensus census(page_size, [this](std::uint64_t pfn) { return page_flags(pfn); });
   entries_.resize(kEntriesPerRead);
   PagemapOutcome outcome = PagemapOutcome::read;
   for (const AddressRange& range : ranges) {
+    census.begin_mapping();
     std::uint64_t page = range.start / page_size;
     const std::uint64_t last = range.end / page_size;
     while (page < last && outcome == PagemapOutcome::read) {
@@ -164,12 +181,13 @@ PagemapOutcome PagemapReader::read(const Snapshot& snapshot, int pid, std::uint6
   }
   ::close(fd);
   if (outcome != PagemapOutcome::read) return outcome;
-  if (!census.pfns_visible()) return PagemapOutcome::unavailable;
-  auto pfns = census.pending_pfns();
-  if (!lookup(kpagecount_fd_, pfns, counts_) || !lookup(kpageflags_fd_, pfns, flags_)) {
-    return PagemapOutcome::unavailable;
+  if (!census.pfns_visible() || census.flags_failed()) return PagemapOutcome::unavailable;
+  for (PagemapCensus::Shared shared : PagemapCensus::kSharedClasses) {
+    if (!map_counts(census.pending_pfns(shared), counts_)) {
+      return PagemapOutcome::unavailable;
+    }
+    census.resolve(shared, counts_);
   }
-  census.resolve(counts_, flags_);
   figures = census.figures();
   return PagemapOutcome::read;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Reads one process's memory figures through /proc/<pid>/pagemap (see procfs/pagemap.h).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,12 +37,13 @@ class PagemapReader {
 
  private:
   bool open_kpage_files(const Snapshot& snapshot);
-  bool lookup(int fd, std::span<const std::uint64_t> pfns, std::vector<std::uint64_t>& values);
+  bool map_counts(std::span<const std::uint64_t> pfns, std::vector<std::uint64_t>& counts);
+  std::optional<std::uint64_t> page_flags(std::uint64_t pfn) const;
 
   int kpagecount_fd_ = -1, kpageflags_fd_ = -1;
   bool kpage_failed_ = false;
   std::string maps_;
-  std::vector<std::uint64_t> entries_, counts_, flags_, window_;
+  std::vector<std::uint64_t> entries_, counts_, window_;
 };
 
 }  // namespace memledger

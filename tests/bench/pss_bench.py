@@ -8,12 +8,17 @@ reader scrapes once a second for --seconds:
   memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes 64 MiB
   memledger smaps_rollup     the same with pagemap off (pagemap_min_rss_bytes huge)
   process-exporter           -gather-smaps=true (when installed)
-The victim runs at SCHED_FIFO (--no-realtime: not), so that what delays it is the mmap
-lock, not the readers' or other work's CPU time on a small host. It reports the victim's
-worst latency (median of the per-second worsts, and the worst),
+The victim runs at SCHED_FIFO on the last CPU, the readers on the others (--no-realtime:
+neither), so that what delays it is the mmap lock, not the readers' or other work's CPU
+time on a small host. It reports the victim's worst latency (median of the per-second
+worsts, and the worst),
 the victim's Pss as each memledger reader saw it against smaps_rollup, and the reader's
 CPU per scrape (utime+stime of the daemon over the scrapes). Targets (issue 13): worst
 <= 5 ms with pagemap, Pss within 2%, CPU per scrape <= 2x smaps_rollup's.
+
+Then the crossover that sets pagemap_min_rss_bytes' default: for 8 processes of each of
+--crossover's sizes, smaps_rollup's lock hold (the wall time of one read, which the
+process waits out) and the exporter's CPU per process with either method.
 """
 
 import argparse
@@ -28,6 +33,7 @@ import time
 import urllib.request
 
 TICK = os.sysconf("SC_CLK_TCK")
+READER_PLACEMENT = None  # set by main(): the readers' CPUs
 
 
 def log(text):
@@ -71,7 +77,8 @@ def rollup_pss(pid):
 
 def run_reader(name, argv, port, victim, seconds, comm):
     """Scrapes once a second; returns (median worst us, worst us, cpu s/scrape, pss or None)."""
-    reader = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if argv else None
+    reader = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=READER_PLACEMENT) if argv else None
     try:
         if reader:
             wait_listening(port, reader)
@@ -98,39 +105,112 @@ def run_reader(name, argv, port, victim, seconds, comm):
     return worsts[len(worsts) // 2], worsts[-1], cpu, pss
 
 
+def write_config(path, pagemap_min):
+    with open(path, "w") as f:
+        f.write("collectors:\n  process:\n    large_process_refresh_seconds: 0\n"
+                "    smaps_budget_seconds: 10\n    top_groups: 100000\n"
+                "    pagemap_min_rss_bytes: %d\n" % pagemap_min)
+    return path
+
+
+def exporter_cpu_per_scrape(args, config, scrapes):
+    port = free_port()
+    reader = subprocess.Popen([args.exporter, "--web.listen-address=127.0.0.1:%d" % port,
+                               "--config.file=" + config, "--collector.process", "--no-collector.shmem"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=READER_PLACEMENT)
+    try:
+        wait_listening(port, reader)
+        scrape(port)
+        before = cpu_seconds(reader.pid)
+        for _ in range(scrapes):
+            scrape(port)
+        return (cpu_seconds(reader.pid) - before) / scrapes
+    finally:
+        reader.terminate()
+        reader.wait()
+
+
+def crossover(args, workdir):
+    """Where pagemap starts to pay: per process size, smaps_rollup's lock hold (its read's
+    wall time, the victim's stall) and each method's exporter CPU per process."""
+    count, scrapes = 8, 10
+    rows = []
+    smaps_config = write_config(os.path.join(workdir, "crossover-rollup.yml"), 1 << 50)
+    baseline = exporter_cpu_per_scrape(args, smaps_config, scrapes)
+    for mib in [int(m) for m in args.crossover.split(",")]:
+        victims = [subprocess.Popen([args.victim, str(mib / 1024)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True) for _ in range(count)]
+        try:
+            for v in victims:
+                if v.stdout.readline().strip() != "ready":
+                    sys.exit("a victim did not start")
+            holds = []
+            for _ in range(5):
+                for v in victims:
+                    started = time.monotonic()
+                    with open("/proc/%d/smaps_rollup" % v.pid) as f:
+                        f.read()
+                    holds.append(time.monotonic() - started)
+            holds.sort()
+            pagemap_config = write_config(os.path.join(workdir, "crossover-pagemap.yml"), (mib << 20) // 2)
+            per_process = {}
+            for name, config in (("smaps_rollup", smaps_config), ("pagemap", pagemap_config)):
+                per_process[name] = (exporter_cpu_per_scrape(args, config, scrapes) - baseline) / count
+        finally:
+            for v in victims:
+                v.stdin.close()
+                v.kill()
+                v.wait()
+        rows.append((mib, holds[len(holds) // 2], per_process["smaps_rollup"], per_process["pagemap"]))
+        log("%5d MiB: smaps_rollup holds the lock %.2f ms; exporter CPU per process: smaps_rollup %.2f ms, "
+            "pagemap %.2f ms" % (mib, rows[-1][1] * 1000, rows[-1][2] * 1000, rows[-1][3] * 1000))
+    log("\n| process RSS | smaps_rollup lock hold (victim stall) | CPU per process, smaps_rollup | pagemap | ratio |")
+    log("|---|---|---|---|---|")
+    for mib, hold, rollup, pagemap in rows:
+        log("| %d MiB | %.2f ms | %.2f ms | %.2f ms | %s |" % (
+            mib, hold * 1000, rollup * 1000, pagemap * 1000,
+            "%.2fx" % (pagemap / rollup) if rollup > 0 else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--exporter", required=True)
     parser.add_argument("--victim", required=True)
     parser.add_argument("--sizes", default="8,16", help="victim sizes in GiB, comma-separated")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--readers", default="idle,pagemap,smaps_rollup,process-exporter",
+                        help="which readers to run, comma-separated (default: all)")
+    parser.add_argument("--crossover", default="16,64,256,1024",
+                        help="process sizes in MiB for the pagemap/smaps_rollup crossover, 8 of each "
+                        "('' to skip)")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
-                        help="run the victim at normal priority (CPU contention then shows too)")
+                        help="run the victim at normal priority, unpinned (CPU contention then shows too)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("pss_bench.py needs root (other processes' pagemap pfns, /proc/kpagecount)")
     workdir = tempfile.mkdtemp(prefix="memledger-pss-bench-")
-    configs = {}
-    for name, pagemap_min in (("pagemap", 64 << 20), ("smaps_rollup", 1 << 50)):
-        path = os.path.join(workdir, name + ".yml")
-        with open(path, "w") as f:
-            f.write("collectors:\n  process:\n    large_process_refresh_seconds: 0\n"
-                    "    smaps_budget_seconds: 10\n    top_groups: 100000\n")
-            if pagemap_min:
-                f.write("    pagemap_min_rss_bytes: %d\n" % pagemap_min)
-        configs[name] = path
+    configs = {name: write_config(os.path.join(workdir, name + ".yml"), pagemap_min)
+               for name, pagemap_min in (("pagemap", 64 << 20), ("smaps_rollup", 1 << 50))}
     process_exporter = shutil.which("prometheus-process-exporter")
     pe_config = os.path.join(workdir, "process-exporter.yml")
     with open(pe_config, "w") as f:
         f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
     rows = []
-    log("load before: %s; victim %s" % (open("/proc/loadavg").read().strip(),
-                                        "SCHED_FIFO" if args.realtime else "SCHED_OTHER"))
-    for size in args.sizes.split(","):
-        realtime = (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))) \
-            if args.realtime else None
+    cpus = sorted(os.sched_getaffinity(0))
+    global READER_PLACEMENT
+    victim_placement = None
+    if args.realtime and len(cpus) > 1:
+        def victim_placement():
+            os.sched_setaffinity(0, cpus[-1:])
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        READER_PLACEMENT = lambda: os.sched_setaffinity(0, cpus[:-1])  # noqa: E731
+    log("load before: %s; victim %s" % (
+        open("/proc/loadavg").read().strip(),
+        "SCHED_FIFO on CPU %d, readers on CPUs %s" % (cpus[-1], ",".join(map(str, cpus[:-1])))
+        if victim_placement else "SCHED_OTHER, unpinned"))
+    for size in [s for s in args.sizes.split(",") if s]:
         victim = subprocess.Popen([args.victim, size], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, preexec_fn=realtime)
+                                  text=True, preexec_fn=victim_placement)
         try:
             check_ready = victim.stdout.readline().strip()
             if check_ready != "ready":
@@ -145,6 +225,8 @@ def main():
                     process_exporter, "-web.listen-address=127.0.0.1:%d" % port, "-gather-smaps=true",
                     "-config.path=" + pe_config]))
             for name, make_argv in readers:
+                if name.replace("memledger ", "") not in args.readers.split(","):
+                    continue
                 port = free_port()
                 median, worst, cpu, pss = run_reader(name, make_argv(port) if make_argv else None,
                                                      port, victim, args.seconds, "mmap_victim")
@@ -159,6 +241,8 @@ def main():
             victim.stdin.close()
             victim.kill()
             victim.wait()
+    if args.crossover:
+        crossover(args, workdir)
     log("load after: %s" % open("/proc/loadavg").read().strip())
     log("\n| victim | reader | worst mmap+munmap, median of seconds | worst | CPU per scrape | Pss vs smaps_rollup |")
     log("|---|---|---|---|---|---|")

@@ -18,6 +18,7 @@
 MEMLEDGER_BINARY names the exporter. Every process started here is stopped by its pid.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -294,6 +295,20 @@ elif kind == "shmem":
 elif kind == "thp":
     name(b"mlpm_thp")
     m = mmap.mmap(-1, 66 * MiB, flags=PRIVATE); m.madvise(mmap.MADV_HUGEPAGE); touch(m, 66 * MiB)
+elif kind == "hugetlb":
+    name(b"mlpm_hugetlb")
+    MAP_HUGETLB = 0x40000
+    private = mmap.mmap(-1, 8 * MiB, flags=PRIVATE | MAP_HUGETLB); touch(private, 8 * MiB)
+    shared = mmap.mmap(-1, 4 * MiB, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | MAP_HUGETLB)
+    touch(shared, 4 * MiB)
+    m = mmap.mmap(-1, 16 * MiB, flags=PRIVATE); touch(m, 16 * MiB)  # what smaps does count
+    if fork() == 0:
+        touch(shared, 4 * MiB, 2)
+elif kind == "swap":
+    name(b"mlpm_swap")
+    m = mmap.mmap(-1, 64 * MiB, flags=PRIVATE); m.madvise(mmap.MADV_NOHUGEPAGE); touch(m, 64 * MiB)
+    libc.madvise(ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(m))), ctypes.c_size_t(32 * MiB),
+                 21)  # MADV_PAGEOUT (5.4+): half of it to swap
 open(os.path.join(sys.argv[2], kind + "." + str(os.getpid())), "w").close()
 time.sleep(600)
 """ % {"PR_SET_NAME": PR_SET_NAME}
@@ -322,6 +337,45 @@ def rollup_sums(comm):
     return sums
 
 
+def reserve_hugepages(machine, count):
+    """Adds count persistent hugepages of the default size until the test ends."""
+    path = "/proc/sys/vm/nr_hugepages"
+    try:
+        with open(path) as f:
+            before = int(f.read())
+        with open(path, "w") as f:
+            f.write(str(before + count))
+        machine.callback(lambda: open(path, "w").write(str(before)))
+        with open(path) as f:
+            if int(f.read()) >= before + count:
+                return True
+    except OSError as e:
+        print("hugetlb pages not exercised: %s: %s" % (path, e))
+        return False
+    print("hugetlb pages not exercised: the kernel could not reserve %d more" % count)
+    return False
+
+
+def enable_swap(machine, directory):
+    """A 256 MiB swap file in directory until the test ends (unless there is swap)."""
+    with open("/proc/swaps") as f:
+        if len(f.read().splitlines()) > 1:
+            return True
+    path = os.path.join(directory, "swapfile")
+    try:
+        with open(path, "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, 256 << 20)
+        os.chmod(path, 0o600)
+        subprocess.run(["mkswap", path], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(["swapon", path], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("swapped pages not exercised: no swap, and no swap file could be enabled: %s" % (
+            e.stderr.decode(errors="replace").strip() if isinstance(e, subprocess.CalledProcessError) else e))
+        return False
+    machine.callback(lambda: subprocess.run(["swapoff", path], check=True))
+    return True
+
+
 def test_pagemap_accuracy():
     require_root()
     if not os.access("/proc/kpagecount", os.R_OK):
@@ -334,14 +388,16 @@ def test_pagemap_accuracy():
                 kinds.append("thp")
     except OSError:
         pass
-    with open("/proc/meminfo") as f:
-        if not any(line.startswith("SwapTotal:") and int(line.split()[1]) > 0 for line in f):
-            print("no swap on this machine: swapped pages not exercised")
-    with Children() as children:
+    with contextlib.ExitStack() as machine, Children() as children:
+        if reserve_hugepages(machine, 8):
+            kinds.append("hugetlb")
+        if enable_swap(machine, directory):
+            kinds.append("swap")
         for kind in kinds:
             children.start([sys.executable, "-c", PAGEMAP_VICTIM, kind, directory])
         deadline = time.monotonic() + 60
-        while len([n for n in os.listdir(directory) if "." in n]) < len(kinds) + 3:  # 3 forks
+        forks = 3 + ("hugetlb" in kinds)
+        while len([n for n in os.listdir(directory) if "." in n]) < len(kinds) + forks:
             check(time.monotonic() < deadline, "the victims did not get ready")
             time.sleep(0.05)
         # Every process through pagemap (small ones cost more so): a budget that never binds.

@@ -107,7 +107,7 @@ TEST_CASE("an inflated virtio balloon is sized by the Balloon line") {
   CHECK(find_sample(sink, "memledger_balloon_deflated_pages_total", {})->counter.value == 37856);
 }
 
-TEST_CASE("before 6.15 virtio is sized by the inflate and deflate events; no deflate-on-OOM means outside") {
+TEST_CASE("before 6.15 virtio is sized by the inflate and deflate events, and no deflate-on-OOM means outside") {
   auto readings = read_fixture("virtio-no-deflate-on-oom-linux-5.10");
   REQUIRE(readings.drivers.size() == 1);
   CHECK(readings.placement() == BalloonPlacement::outside_memtotal);

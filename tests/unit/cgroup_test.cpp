@@ -39,7 +39,7 @@ const CgroupKernelMemory& find(const CgroupScan& scan, const std::string& path) 
 
 }  // namespace
 
-TEST_CASE("the v2 residual is kernel minus its named parts; sock is not one of them") {
+TEST_CASE("the v2 residual is kernel minus its named parts, and sock is not one of them") {
   auto c = cgroup_v2_kernel_memory("/a",
                                    "anon 1000\nkernel 10000\nkernel_stack 1000\npagetables 500\n"
                                    "sec_pagetables 100\npercpu 200\nsock 4000\nvmalloc 300\nzswap 50\n"

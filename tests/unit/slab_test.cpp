@@ -80,7 +80,7 @@ TEST_CASE("a cache's memory is its slabs' pages, not its objects times their siz
   CHECK(info.caches[0].bytes(kPage) != 26 * 600);
 }
 
-TEST_CASE("on Linux 2.6.8 the slabs' pages equal meminfo Slab exactly; objects x size does not") {
+TEST_CASE("on Linux 2.6.8 the slabs' pages equal meminfo Slab exactly, objects x size do not") {
   // Both files from one report (LKML, "Possible dcache BUG", August 2004).
   auto info = parse_slabinfo(read_fixture("linux-2.6.8-rc4", "slabinfo"));
   auto meminfo = parse_meminfo(read_fixture("linux-2.6.8-rc4", "meminfo"));

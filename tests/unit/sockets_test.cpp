@@ -275,7 +275,7 @@ TEST_CASE("the sockets collector emits sockstat in bytes, and no netlink series 
   CHECK(sample_count(sink, "memledger_page_pool_inflight_bytes") == 0);
 }
 
-TEST_CASE("socket memory is joined to processes by inode, grouped, ranked; the rest is unjoined") {
+TEST_CASE("socket memory is joined to processes by inode, grouped, ranked, the rest is unjoined") {
   auto netlink = std::make_unique<FakeNetlink>();
   netlink->sockets_of[DiagProtocol::tcp] = {diag(11, 1000, 2000), diag(12, 500, 0), diag(21, 700, 0),
                                             diag(99, 50, 0), diag(0, 60, 0), diag(13, 0, 0)};
