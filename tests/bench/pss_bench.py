@@ -16,7 +16,9 @@ the victim's Pss as each memledger reader saw it against smaps_rollup, and the r
 CPU per scrape (utime+stime of the daemon over the scrapes). Targets (issue 13): worst
 <= 5 ms with pagemap, Pss within 2%, CPU per scrape <= 2x smaps_rollup's.
 
-Then the crossover that sets pagemap_min_rss_bytes' default: for 4 processes of each of
+Then the same victim read by the script itself, without the exporter: the PAGEMAP_SCAN
+ioctl (6.7+) over the whole address space and in 32 MiB calls, and pagemap with pauses
+between its reads (--raw). Then the crossover that sets pagemap_min_rss_bytes' default: for 4 processes of each of
 --crossover's sizes, smaps_rollup's lock hold (the wall time of one read, which the
 process waits out) and the CPU of each method's kernel work for one process. Last, the
 exporter's CPU with --shared GiB of shmem mapped by two processes, where pagemap needs a
@@ -24,11 +26,14 @@ exporter's CPU with --shared GiB of shmem mapped by two processes, where pagemap
 """
 
 import argparse
+import ctypes
+import fcntl
 import os
 import re
 import resource
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -212,6 +217,86 @@ def shared_cost(args, configs):
             if pss["pagemap"] and pss["smaps_rollup"] else "not read"))
 
 
+PAGEMAP_SCAN = 0xC0606610  # _IOWR('f', 16, struct pm_scan_arg): include/uapi/linux/fs.h
+PAGE_IS_FILE, PAGE_IS_PRESENT, PAGE_IS_SWAPPED = 1 << 2, 1 << 3, 1 << 4
+
+
+def pagemap_scan(fd, start, end, regions):
+    """One PAGEMAP_SCAN ioctl (6.7+) for present or swapped pages in [start, end); returns
+    (regions found, where the walk stopped)."""
+    arg = bytearray(struct.pack("12Q", 96, 0, start, end, 0, ctypes.addressof(regions), len(regions) // 24,
+                                0, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                                PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE))
+    found = fcntl.ioctl(fd, PAGEMAP_SCAN, arg, True)
+    return found, struct.unpack("12Q", bytes(arg))[4]
+
+
+def raw_readers(args, victim_placement):
+    """The kernel interfaces alone, read from this script (no exporter) once a second:
+    PAGEMAP_SCAN whole and in 32 MiB steps, and pagemap with pauses between its reads."""
+    victim = subprocess.Popen([args.victim, args.raw], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, preexec_fn=victim_placement)
+    affinity = os.sched_getaffinity(0)
+    if READER_PLACEMENT:
+        READER_PLACEMENT()
+    try:
+        if victim.stdout.readline().strip() != "ready":
+            sys.exit("the victim did not start")
+        fd = os.open("/proc/%d/pagemap" % victim.pid, os.O_RDONLY)
+        regions = (ctypes.c_char * (24 * 512))()
+
+        def ranges():
+            with open("/proc/%d/maps" % victim.pid) as f:
+                return [[int(x, 16) for x in line.split()[0].split("-")] for line in f if "[vsyscall]" not in line]
+
+        def scan_whole():
+            start, end = 0, 0x7ffffffff000  # TASK_SIZE on x86-64 (4-level page tables)
+            while start < end:
+                found, start = pagemap_scan(fd, start, end, regions)
+                if not found:
+                    break
+
+        def scan_steps():
+            for start, end in ranges():
+                while start < end:
+                    start = pagemap_scan(fd, start, min(end, start + (32 << 20)), regions)[1]
+
+        def pagemap_paused(pause):
+            for start, end in ranges():
+                page, last = start // 4096, end // 4096
+                while page < last:
+                    count = min(8192, last - page)
+                    os.pread(fd, count * 8, page * 8)
+                    page += count
+                    time.sleep(pause)
+
+        readers = [("idle", lambda: None), ("PAGEMAP_SCAN, whole address space", scan_whole),
+                   ("PAGEMAP_SCAN, 32 MiB per call", scan_steps),
+                   ("pagemap, 8,192 entries per read", lambda: pagemap_walk(victim.pid, fd)),
+                   ("pagemap, then 100 us pauses", lambda: pagemap_paused(1e-4)),
+                   ("pagemap, then 300 us pauses", lambda: pagemap_paused(3e-4))]
+        victim.stdout.readline()
+        log("\n| %s GiB victim, read from the script | one read | victim's worst mmap+munmap per second, median | worst |"
+            % args.raw)
+        log("|---|---|---|---|")
+        for name, read in readers:
+            worsts, took = [], []
+            for _ in range(args.seconds // 2):
+                started = time.monotonic()
+                read()
+                took.append(time.monotonic() - started)
+                worsts.append(int(victim.stdout.readline().split()[1]))
+            worsts.sort()
+            log("| %s | %.0f ms | %.2f ms | %.2f ms |" % (name, sorted(took)[len(took) // 2] * 1000,
+                                                       worsts[len(worsts) // 2] / 1000, worsts[-1] / 1000))
+        os.close(fd)
+    finally:
+        os.sched_setaffinity(0, affinity)
+        victim.stdin.close()
+        victim.kill()
+        victim.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--exporter", required=True)
@@ -223,6 +308,9 @@ def main():
     parser.add_argument("--crossover", default="16,64,256,1024",
                         help="process sizes in MiB for the pagemap/smaps_rollup crossover, 4 of each "
                         "('' to skip)")
+    parser.add_argument("--raw", default="8",
+                        help="GiB of the victim read by the script itself through PAGEMAP_SCAN and "
+                        "paused pagemap reads ('' to skip)")
     parser.add_argument("--shared", type=float, default=2,
                         help="GiB of shmem mapped by two processes for the shared-page cost (0 to skip)")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
@@ -283,6 +371,8 @@ def main():
             victim.stdin.close()
             victim.kill()
             victim.wait()
+    if args.raw:
+        raw_readers(args, victim_placement)
     if args.crossover:
         crossover(args)
     if args.shared:
