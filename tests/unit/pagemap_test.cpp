@@ -1,5 +1,6 @@
 // PSS from pagemap entries and kpage facts (procfs/pagemap.h), and /proc/<pid>/maps ranges.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -176,6 +177,31 @@ TEST_CASE("pagemap: the zero page before a file's first page does not decide its
   CHECK(f.rss == 2 * kPage);
   CHECK(f.pss_shmem == kPage + kPage / 2);
   CHECK(f.pss_file == 0);
+}
+
+TEST_CASE("pagemap: many shared pages come out sorted for the kpagecount runs, shares intact") {
+  // Past a few thousand pfns the census sorts by radix: scattered pfns up to 2^34.
+  std::vector<std::uint64_t> entries;
+  Facts facts;
+  std::uint64_t pfn = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    pfn = (pfn * 6364136223846793005ull + 1442695040888963407ull) % (1ull << 34);
+    const std::uint64_t unique = pfn + 1;  // never 0 (hidden)
+    entries.push_back(kPresent | unique);
+    facts[unique] = {i % 2 ? 2u : 4u, kAnonFlags};
+  }
+  PagemapCensus census(kPage, [](std::uint64_t) { return std::optional<std::uint64_t>(kAnonFlags); });
+  census.begin_mapping();
+  census.add_entries(entries);
+  auto pending = census.pending_pfns(PagemapCensus::Shared::anon);
+  REQUIRE(pending.size() == entries.size());
+  CHECK(std::is_sorted(pending.begin(), pending.end()));
+  std::vector<std::uint64_t> counts;
+  for (std::uint64_t p : pending) counts.push_back(facts.at(p).first);
+  census.resolve(PagemapCensus::Shared::anon, counts);
+  std::uint64_t pairs = 0, quads = 0;
+  for (auto& [p, fact] : facts) (fact.first == 2 ? pairs : quads) += 1;
+  CHECK(census.figures().pss_anon == pairs * kPage / 2 + quads * kPage / 4);
 }
 
 TEST_CASE("pagemap: pages unmapped since pagemap was read are not counted") {
