@@ -32,7 +32,8 @@ const MetricFamilyDecl kProcessMemoryBytes{
     "memledger_process_memory_bytes", MetricType::Gauge,
     "Memory of a group's processes by kind, summed: rss, pss, pss_anon, pss_file, "
     "pss_shmem, uss (Private_Clean + Private_Dirty), swap, swap_pss "
-    "(/proc/<pid>/smaps_rollup; rss alone for processes not PSS-measured).",
+    "(/proc/<pid>/smaps_rollup, or pagemap for large processes; rss alone for processes not "
+    "PSS-measured).",
     {"group", "kind"}};
 const MetricFamilyDecl kProcessGroupProcesses{
     "memledger_process_group_processes", MetricType::Gauge,
@@ -40,8 +41,8 @@ const MetricFamilyDecl kProcessGroupProcesses{
     {"group"}};
 const MetricFamilyDecl kProcessesPssBytes{
     "memledger_processes_pss_bytes", MetricType::Gauge,
-    "Sum of Pss over every process whose smaps_rollup figures this scrape used (fresh or "
-    "cached); the ledger's process_pss.",
+    "Sum of Pss over every process whose PSS figures this scrape used (fresh or cached); "
+    "the ledger's process_pss.",
     {}};
 const MetricFamilyDecl kProcessesRssBytes{
     "memledger_processes_rss_bytes", MetricType::Gauge,
@@ -49,19 +50,19 @@ const MetricFamilyDecl kProcessesRssBytes{
     {}};
 const MetricFamilyDecl kProcessesUnmeasuredRssBytes{
     "memledger_processes_unmeasured_rss_bytes", MetricType::Gauge,
-    "RSS of the processes read without PSS (unreadable smaps_rollup, or over budget): an "
+    "RSS of the processes read without PSS (unreadable, or over budget): an "
     "upper bound of the PSS missing from the pss ledger.",
     {}};
 const MetricFamilyDecl kProcesses{
     "memledger_processes", MetricType::Gauge,
-    "Processes listed in /proc this scrape by outcome: measured (smaps_rollup read), "
+    "Processes listed in /proc this scrape by outcome: measured (PSS read), "
     "cached (earlier figures reused), budget_exceeded and unreadable (RSS only), vanished "
     "(exited before being read). Kernel threads are not counted.",
     {"state"}};
 const MetricFamilyDecl kProcessSmapsReadSeconds{
     "memledger_process_smaps_read_seconds", MetricType::Gauge,
-    "Wall time from the first smaps_rollup read of this scrape to the end of the last, on "
-    "all reading threads (bounded by smaps_budget_seconds).",
+    "Wall time from the first PSS read (smaps_rollup or pagemap) of this scrape to the end "
+    "of the last, on all reading threads (bounded by smaps_budget_seconds).",
     {}};
 const MetricFamilyDecl kProcessPagemapReads{
     "memledger_process_pagemap_reads", MetricType::Gauge,
@@ -76,7 +77,7 @@ const MetricFamilyDecl kProcessPagemapFallbacks{
     {}};
 const MetricFamilyDecl kProcessSmapsCacheAgeSeconds{
     "memledger_process_smaps_cache_age_seconds", MetricType::Gauge,
-    "Age of the oldest cached smaps_rollup figures used this scrape (0: none).",
+    "Age of the oldest cached PSS figures used this scrape (0: none).",
     {}};
 
 namespace {

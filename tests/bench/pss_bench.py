@@ -5,7 +5,7 @@ For each victim size (8 and 16 GiB of private 4 KiB pages, one victim at a time)
 victim (tests/bench/mmap_victim.cpp) times mmap+munmap of one page in a loop while a
 reader scrapes once a second for --seconds:
   idle                       nobody reads it
-  memledger pagemap          large_process_refresh_seconds: 0, pagemap_min_rss_bytes 64 MiB
+  memledger pagemap          large_process_refresh_seconds: 0 (pagemap from 64 MiB: the default)
   memledger smaps_rollup     the same with pagemap off (pagemap_min_rss_bytes huge)
   process-exporter           -gather-smaps=true (when installed)
 The victim runs at SCHED_FIFO on the last CPU, the readers on the others (--no-realtime:
