@@ -343,9 +343,8 @@ def reserve_hugepages(machine, count):
     try:
         with open(path) as f:
             before = int(f.read())
-        with open(path, "w") as f:
-            f.write(str(before + count))
-        machine.callback(lambda: open(path, "w").write(str(before)))
+        write(path, str(before + count))
+        machine.callback(write, path, str(before))
         with open(path) as f:
             if int(f.read()) >= before + count:
                 return True
